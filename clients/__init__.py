@@ -1,0 +1,1 @@
+"""HTTP clients for ToolGrade and the TRL reward function."""

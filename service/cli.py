@@ -1,0 +1,26 @@
+"""The ``toolgrade`` command line: one entry point for scoring, serving, training and eval.
+
+Each command lives in its own module and imports heavy dependencies (torch, vllm, trl) inside
+the command body, so ``toolgrade --help`` and ``toolgrade score`` stay fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="toolgrade",
+    help="Evaluation and reward service for LLM function calling.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+# Command registrations: one line per command module (kept sorted).
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

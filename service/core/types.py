@@ -1,0 +1,94 @@
+"""The value types shared by every core module.
+
+Kept in one small module so parsing, schema, matching, metrics and rewards agree on shapes
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call as predicted by a model: a name and decoded keyword arguments."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What :func:`service.core.parsing.parse_calls` made of a prediction.
+
+    ``error`` is ``None`` when the prediction is well formed (possibly with zero calls, i.e. a
+    plain answer); otherwise an ``area:reason`` label such as ``parse:invalid_json``.
+    ``form`` names the recognised shape (``hermes``, ``json``, ``python``, ``openai``,
+    ``structured``, ``text``). ``content`` is the text outside tool-call markup and
+    ``reasoning`` the text of a leading ``<think>`` block, when present.
+    """
+
+    calls: tuple[ToolCall, ...]
+    error: str | None = None
+    form: str = "text"
+    content: str | None = None
+    reasoning: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool schema normalised from any supported form.
+
+    ``parameters`` maps each parameter name to its JSON Schema; ``required`` is the set of
+    parameters a call must supply; ``json_schema`` is the whole object schema used to validate
+    a call's arguments (``additionalProperties: false``).
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Mapping[str, Any]]
+    required: frozenset[str]
+    json_schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCall:
+    """One expected call. ``params`` maps a parameter to its acceptable values.
+
+    For an exact reference each tuple holds one value. In BFCL possible answers ``""`` among
+    the values means the parameter may be omitted.
+    """
+
+    name: str
+    params: Mapping[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Ground truth for one item: expected calls (empty means "no call should be made")."""
+
+    calls: tuple[ReferenceCall, ...]
+    exact: bool = True
+
+    @property
+    def expects_no_call(self) -> bool:
+        return not self.calls
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """Verdict of matching predicted calls against a reference (BFCL-compatible).
+
+    ``pairs`` holds ``(predicted_index, reference_index)`` of the optimal assignment;
+    ``error`` is an ``area:reason`` label when ``valid`` is false.
+    """
+
+    valid: bool
+    error: str | None = None
+    pairs: tuple[tuple[int, int], ...] = field(default_factory=tuple)

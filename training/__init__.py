@@ -1,0 +1,1 @@
+"""Training jobs: prepare, synthetic data, LoRA SFT, merge, GRPO."""
