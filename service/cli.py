@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from service.commands import score
+
 app = typer.Typer(
     name="toolgrade",
     help="Evaluation and reward service for LLM function calling.",
@@ -16,6 +18,7 @@ app = typer.Typer(
 )
 
 # Command registrations: one line per command module (kept sorted).
+app.command("score")(score.score_command)
 
 
 def main() -> None:

@@ -1,0 +1,237 @@
+"""``toolgrade score``: score a JSONL file of ``/score`` items offline.
+
+Each input line is one item ``{"id"?, "prediction", "reference", "tools", "category"?}``, the
+same shape ``POST /score`` takes. Results go to ``--output`` (one JSON line per scored item, in
+input order, with its input ``line`` number), the summary to stdout as tables and to
+``--report`` as the JSON ``ScoreReport.to_dict()`` produces. A malformed line (bad JSON,
+missing fields, an invalid reference or tool schema) is reported on stderr with its line number
+and skipped; the command fails (exit code 1) only when no line could be scored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from service.core.metrics import ItemScore, ScoreReport
+
+REQUIRED_FIELDS = ("prediction", "reference", "tools")
+# Below this many lines scoring takes well under a second: no progress bar.
+PROGRESS_MIN_LINES = 1_000
+# At most this many error labels in the summary table.
+TOP_ERRORS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedLine:
+    """An input line that could not be scored, and why."""
+
+    line: int
+    reason: str
+
+
+def score_command(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="JSONL file of /score items ('-' reads stdin).",
+            dir_okay=False,
+        ),
+    ],
+    output_path: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write one JSON result per scored item here."),
+    ] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option("--report", "-r", help="Write the summary metrics here as JSON."),
+    ] = None,
+    bootstrap_samples: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples for the 95% intervals (0: none).")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed for the bootstrap resampling.")] = 0,
+) -> None:
+    """Score predictions in a JSONL file and summarise them."""
+    # Imported here so `toolgrade --help` does not pay for numpy and jsonschema.
+    from service.core.metrics import summarise
+
+    lines = _read_lines(input_path)
+    scores: list[ItemScore] = []
+    skipped: list[SkippedLine] = []
+    with _result_writer(output_path) as write_result:
+        for line_number, outcome in _score_lines(lines):
+            if isinstance(outcome, SkippedLine):
+                skipped.append(outcome)
+                typer.echo(f"line {line_number}: skipped: {outcome.reason}", err=True)
+                continue
+            scores.append(outcome)
+            write_result({"line": line_number, **outcome.to_dict()})
+    if not scores:
+        typer.echo(f"error: no valid items in {input_path} ({len(skipped)} skipped)", err=True)
+        raise typer.Exit(code=1)
+    report = summarise(scores, bootstrap_samples=bootstrap_samples, seed=seed)
+    if report_path is not None:
+        report_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _print_summary(report, scores, skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    total: int
+    raw: Iterator[bytes]
+
+
+def _read_lines(path: Path) -> _Lines:
+    if str(path) == "-":
+        data = sys.stdin.buffer.read().splitlines()
+        return _Lines(total=len(data), raw=iter(data))
+    if not path.is_file():
+        typer.echo(f"error: input file {path} does not exist", err=True)
+        raise typer.Exit(code=2)
+    with path.open("rb") as handle:
+        total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+    def stream() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            yield from handle
+
+    return _Lines(total=total, raw=stream())
+
+
+def _score_lines(lines: _Lines) -> Iterator[tuple[int, ItemScore | SkippedLine]]:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(
+        console=Console(stderr=True),
+        transient=True,
+        disable=lines.total < PROGRESS_MIN_LINES,
+    ) as progress:
+        task = progress.add_task("scoring", total=lines.total)
+        for line_number, raw in enumerate(lines.raw, start=1):
+            progress.advance(task)
+            if not raw.strip():
+                continue  # blank lines separate nothing in JSONL; they are not items
+            yield line_number, _score_line(line_number, raw)
+
+
+def _score_line(line_number: int, raw: bytes) -> ItemScore | SkippedLine:
+    from service.core.errors import ToolGradeError
+    from service.core.metrics import score_item
+
+    try:
+        item = json.loads(raw)
+    except UnicodeDecodeError:
+        return SkippedLine(line_number, "not valid UTF-8")
+    except ValueError as error:
+        return SkippedLine(line_number, f"invalid JSON: {error}")
+    problem = _item_problem(item)
+    if problem is not None:
+        return SkippedLine(line_number, problem)
+    try:
+        return score_item(
+            item["prediction"],
+            item["reference"],
+            item["tools"],
+            item_id=item.get("id"),
+            category=item.get("category"),
+        )
+    except ToolGradeError as error:
+        return SkippedLine(line_number, f"{error.label}: {error.message}")
+
+
+def _item_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return f"expected a JSON object, got {_json_type(item)}"
+    missing = [name for name in REQUIRED_FIELDS if name not in item]
+    if missing:
+        return "missing field" + ("s " if len(missing) > 1 else " ") + ", ".join(missing)
+    item_id = item.get("id")
+    if item_id is not None and (isinstance(item_id, bool) or not isinstance(item_id, str | int)):
+        return f"id must be a string or an integer, got {_json_type(item_id)}"
+    category = item.get("category")
+    if category is not None and not isinstance(category, str):
+        return f"category must be a string, got {_json_type(category)}"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+@contextmanager
+def _result_writer(path: Path | None) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Yield a function writing one result line to ``path`` (or discarding it)."""
+    if path is None:
+        yield lambda result: None
+        return
+    with path.open("w", encoding="utf-8") as handle:
+
+        def write(result: dict[str, Any]) -> None:
+            handle.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+        yield write
+
+
+def _print_summary(
+    report: ScoreReport, scores: list[ItemScore], skipped: list[SkippedLine]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from service.core.metrics import METRIC_NAMES, error_breakdown
+
+    console = Console()
+    title = f"ToolGrade — {report.count} items scored"
+    if skipped:
+        title += f", {len(skipped)} lines skipped"
+    summary = Table(title=title)
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    summary.add_column("95% CI", justify="right")
+    for name in METRIC_NAMES:
+        value = report.metrics[name]
+        interval = report.ci.get(name)
+        summary.add_row(
+            name,
+            "—" if value is None else f"{value:.4f}",
+            "—" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]",
+        )
+    console.print(summary)
+
+    if len(report.by_category) > 1:
+        categories = Table(title="By category")
+        categories.add_column("category")
+        categories.add_column("count", justify="right")
+        shown = ("parse_rate", "argument_f1", "exec_rate", "ast_accuracy", "irrelevance_accuracy")
+        for name in shown:
+            categories.add_column(name, justify="right")
+        for category, values in report.by_category.items():
+            categories.add_row(
+                category,
+                str(values["count"]),
+                *("—" if values[name] is None else f"{values[name]:.4f}" for name in shown),
+            )
+        console.print(categories)
+
+    errors = error_breakdown(scores)
+    if errors:
+        table = Table(title="Error types")
+        table.add_column("error_type")
+        table.add_column("items", justify="right")
+        for label, count in list(errors.items())[:TOP_ERRORS]:
+            table.add_row(label, str(count))
+        if len(errors) > TOP_ERRORS:
+            table.add_row(f"… {len(errors) - TOP_ERRORS} more labels", "")
+        console.print(table)

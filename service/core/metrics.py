@@ -1,0 +1,526 @@
+"""Per-item verdicts and corpus metrics for ``/score``, the CLI and the eval runner.
+
+:func:`score_item` turns one ``(prediction, reference, tools)`` triple into an :class:`ItemScore`
+by composing the other core modules (parsing, references, schema, matching), so every number
+here follows the same rules as the rewards. :func:`summarise` aggregates item scores into a
+:class:`ScoreReport` with the seed project's six metrics, irrelevance accuracy, a breakdown by
+category and a 95 % percentile-bootstrap confidence interval for every rate.
+
+Conventions (a demanding user will ask about each of these):
+
+* **Parsed.** For an item whose reference expects calls, ``parsed`` means the prediction parsed
+  without error *and* yielded at least one call; a plain answer there is labelled
+  ``parse:no_call_found``. For a no-call reference a plain answer counts as parsed, provided it
+  carries no malformed tool-call markup (that is an attempted call: ``parse:*`` label).
+* **A prediction that failed to parse has no calls.** Every later check sees an empty call list,
+  so it cannot earn name, schema, exec, argument or AST credit.
+* **Zero predicted calls against a call reference** fail ``name_match``, ``schema_hit`` and
+  ``exec_ok`` (nothing was called, so nothing would execute) and score argument
+  precision/recall/F1 0.
+* **Zero predicted calls against a no-call reference** (a correct abstention) pass
+  ``name_match`` (both multisets are empty), ``schema_hit`` and ``exec_ok`` (vacuously: no call
+  is undeclared or invalid) and score argument precision/recall/F1 1.
+* **Calls against a no-call reference** are checked for schema and exec like any calls, but are
+  never ``valid`` (``ast_accuracy``/``irrelevance_accuracy``) and never match names.
+* **schema_hit**: every predicted call names a declared tool and supplies all its required
+  parameters. **exec_ok**: every predicted call names a declared tool and its arguments validate
+  against that tool's JSON Schema (:func:`service.core.schema.validate_arguments`).
+* **error_type** is the first failing check in pipeline order, as an ``area:reason`` label:
+  ``parse:*`` (from the parser), ``schema:undeclared_tool`` / ``schema:missing_required``,
+  ``exec:<reason>`` (the validator's reason, e.g. ``exec:type_mismatch``), then ``match:*``
+  (from :func:`service.core.matching.match_calls`). ``None`` when the item is valid.
+* **Argument precision/recall/F1** come from :func:`service.core.matching.argument_overlap`
+  (calls paired by name with an optimal assignment, values compared by BFCL's rules) and are
+  macro-averaged over items.
+* **Confidence intervals** are percentile bootstrap intervals (default 1,000 resamples, seed 0)
+  over items. Rows are put in a canonical order before resampling, so the report — intervals
+  included — does not depend on the order of the items. ``irrelevance_accuracy``'s interval
+  resamples the no-call items only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from service.core.matching import argument_overlap, match_calls
+from service.core.parsing import parse_calls
+from service.core.references import normalise_reference
+from service.core.schema import normalise_tools, validate_arguments
+from service.core.types import Reference, ToolCall, ToolSpec
+
+NO_CALL_FOUND = "parse:no_call_found"
+UNDECLARED_TOOL = "schema:undeclared_tool"
+MISSING_REQUIRED = "schema:missing_required"
+UNCATEGORISED = "uncategorised"
+
+#: Rates averaged over every item, in report order.
+ITEM_RATES: tuple[str, ...] = (
+    "parse_rate",
+    "name_accuracy",
+    "argument_precision",
+    "argument_recall",
+    "argument_f1",
+    "schema_hit_rate",
+    "exec_rate",
+    "ast_accuracy",
+)
+#: Every metric name a :class:`ScoreReport` carries, in report order.
+METRIC_NAMES: tuple[str, ...] = (*ITEM_RATES, "irrelevance_accuracy")
+# On no-call items the AST verdict is the irrelevance verdict.
+_AST_COLUMN = ITEM_RATES.index("ast_accuracy")
+
+FloatMatrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class CallCheck:
+    """Schema and execution verdict for one predicted call.
+
+    ``schema_error`` is ``None`` when the call names a declared tool and supplies every
+    required parameter; ``exec_error`` is ``None`` when its arguments also validate against the
+    tool's JSON Schema (the call "would execute").
+    """
+
+    schema_error: str | None
+    exec_error: str | None
+
+
+def check_call(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallCheck:
+    """Check one predicted call against the declared tools (the ``schema_hit``/``exec`` rule).
+
+    Shared by :func:`score_item` and the rewards so both count the same thing.
+
+    Args:
+        call: A parsed call.
+        tools: Declared tools by name, as returned by :func:`service.core.schema.normalise_tools`.
+
+    Returns:
+        A :class:`CallCheck`; its labels read ``schema:undeclared_tool``,
+        ``schema:missing_required`` and ``exec:<validator reason>``.
+
+    Example:
+        >>> from service.core.schema import normalise_tools
+        >>> tools = normalise_tools([{"name": "f", "parameters": {"type": "object",
+        ...     "properties": {"age": {"type": "integer"}}, "required": ["age"]}}])
+        >>> check_call(ToolCall("f", {"age": 30}), tools)
+        CallCheck(schema_error=None, exec_error=None)
+        >>> check_call(ToolCall("f", {"age": "30"}), tools).exec_error
+        'exec:type_mismatch'
+        >>> check_call(ToolCall("f", {}), tools).schema_error
+        'schema:missing_required'
+    """
+    spec = tools.get(call.name)
+    if spec is None:
+        return CallCheck(UNDECLARED_TOOL, "exec:undeclared_tool")
+    schema_error = None if spec.required.issubset(call.arguments) else MISSING_REQUIRED
+    validation_error = validate_arguments(spec, call.arguments)
+    exec_error = None if validation_error is None else _exec_label(validation_error)
+    return CallCheck(schema_error, exec_error)
+
+
+def _exec_label(validation_label: str) -> str:
+    # The validator speaks for the schema module (``schema:type_mismatch``); in a per-item
+    # verdict the failing stage is execution, so keep its reason under the ``exec`` area.
+    return (
+        "exec:" + validation_label.partition(":")[2] if ":" in validation_label else "exec:invalid"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemScore:
+    """The verdict on one prediction; see the module docstring for the conventions."""
+
+    id: Any
+    category: str | None
+    parsed: bool
+    valid: bool
+    error_type: str | None
+    name_match: bool
+    schema_hit: bool
+    exec_ok: bool
+    argument_precision: float
+    argument_recall: float
+    argument_f1: float
+    expects_no_call: bool
+    calls: tuple[ToolCall, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; calls become ``{"name", "arguments"}`` objects.
+
+        Returns:
+            A plain dict with every field of the score.
+
+        Example:
+            >>> score = score_item('{"name": "f", "arguments": {}}', [{"name": "f",
+            ...     "arguments": {}}], [{"name": "f", "parameters": {}}], item_id=7)
+            >>> score.to_dict()["calls"], score.to_dict()["valid"]
+            ([{'name': 'f', 'arguments': {}}], True)
+        """
+        return {
+            "id": self.id,
+            "category": self.category,
+            "parsed": self.parsed,
+            "valid": self.valid,
+            "error_type": self.error_type,
+            "name_match": self.name_match,
+            "schema_hit": self.schema_hit,
+            "exec_ok": self.exec_ok,
+            "argument_precision": self.argument_precision,
+            "argument_recall": self.argument_recall,
+            "argument_f1": self.argument_f1,
+            "expects_no_call": self.expects_no_call,
+            "calls": [{"name": c.name, "arguments": dict(c.arguments)} for c in self.calls],
+        }
+
+
+def score_item(
+    prediction: Any,
+    reference: Any,
+    tools: Any,
+    *,
+    item_id: Any = None,
+    category: str | None = None,
+) -> ItemScore:
+    """Score one prediction against its reference and the declared tools.
+
+    Args:
+        prediction: What the model produced: text (Hermes blocks, JSON, JSON in prose, Python
+            call syntax), a list of calls, OpenAI ``tool_calls`` or an assistant message.
+        reference: Exact calls, BFCL possible answers, or ``[]``/``None`` for "no call" (a JSON
+            string of any of these is accepted).
+        tools: Tool schemas (OpenAI, plain/BFCL or xLAM; a list or a JSON string; ``None`` for
+            none).
+        item_id: Carried into the result unchanged.
+        category: Carried into the result; used by :func:`summarise` for ``by_category``.
+
+    Returns:
+        An :class:`ItemScore`.
+
+    Raises:
+        ToolGradeError: The reference or the tool schemas are malformed (a client error). A
+            malformed *prediction* never raises: it is scored and labelled.
+
+    Example:
+        >>> tools = [{"name": "get_user", "parameters": {"type": "object", "properties": {
+        ...     "name": {"type": "string"}, "age": {"type": "integer"}},
+        ...     "required": ["name", "age"]}}]
+        >>> reference = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}]
+        >>> text = 'Sure: {"name": "get_user", "arguments": {"name": "Ann", "age": 30}} done.'
+        >>> score = score_item(text, reference, tools)
+        >>> score.parsed, score.valid, score.argument_f1, score.error_type
+        (True, True, 1.0, None)
+        >>> bad = score_item({"name": "get_user", "arguments": {"name": "Ann", "age": "30"}},
+        ...     reference, tools)
+        >>> bad.schema_hit, bad.exec_ok, bad.error_type
+        (True, False, 'exec:type_mismatch')
+    """
+    expected = normalise_reference(reference)
+    declared = normalise_tools(tools)
+    parse = parse_calls(prediction)
+    if expected.expects_no_call:
+        return _score_no_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+    return _score_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+
+
+def _score_call_item(
+    parsed_calls: tuple[ToolCall, ...],
+    parse_error: str | None,
+    expected: Reference,
+    declared: Mapping[str, ToolSpec],
+    item_id: Any,
+    category: str | None,
+) -> ItemScore:
+    if parse_error is not None or not parsed_calls:
+        return ItemScore(
+            id=item_id,
+            category=category,
+            parsed=False,
+            valid=False,
+            error_type=parse_error or NO_CALL_FOUND,
+            name_match=False,
+            schema_hit=False,
+            exec_ok=False,
+            argument_precision=0.0,
+            argument_recall=0.0,
+            argument_f1=0.0,
+            expects_no_call=False,
+            calls=(),
+        )
+    checks = [check_call(call, declared) for call in parsed_calls]
+    schema_error = next((c.schema_error for c in checks if c.schema_error), None)
+    exec_error = next((c.exec_error for c in checks if c.exec_error), None)
+    verdict = match_calls(parsed_calls, expected, declared)
+    overlap = argument_overlap(parsed_calls, expected, declared)
+    match_error = None if verdict.valid else (verdict.error or "match:invalid")
+    return ItemScore(
+        id=item_id,
+        category=category,
+        parsed=True,
+        valid=verdict.valid,
+        error_type=schema_error or exec_error or match_error,
+        name_match=_same_names(parsed_calls, expected),
+        schema_hit=schema_error is None,
+        exec_ok=exec_error is None,
+        argument_precision=overlap.precision,
+        argument_recall=overlap.recall,
+        argument_f1=overlap.f1,
+        expects_no_call=False,
+        calls=parsed_calls,
+    )
+
+
+def _score_no_call_item(
+    parsed_calls: tuple[ToolCall, ...],
+    parse_error: str | None,
+    expected: Reference,
+    declared: Mapping[str, ToolSpec],
+    item_id: Any,
+    category: str | None,
+) -> ItemScore:
+    # A plain answer is the right behaviour here; only malformed call markup fails parsing.
+    if parse_error is not None and parse_error != NO_CALL_FOUND:
+        return ItemScore(
+            id=item_id,
+            category=category,
+            parsed=False,
+            valid=False,
+            error_type=parse_error,
+            name_match=False,
+            schema_hit=False,
+            exec_ok=False,
+            argument_precision=0.0,
+            argument_recall=0.0,
+            argument_f1=0.0,
+            expects_no_call=True,
+            calls=(),
+        )
+    calls = parsed_calls if parse_error is None else ()
+    if not calls:
+        return ItemScore(
+            id=item_id,
+            category=category,
+            parsed=True,
+            valid=True,
+            error_type=None,
+            name_match=True,
+            schema_hit=True,
+            exec_ok=True,
+            argument_precision=1.0,
+            argument_recall=1.0,
+            argument_f1=1.0,
+            expects_no_call=True,
+            calls=(),
+        )
+    checks = [check_call(call, declared) for call in calls]
+    schema_error = next((c.schema_error for c in checks if c.schema_error), None)
+    exec_error = next((c.exec_error for c in checks if c.exec_error), None)
+    # A call where none was wanted is never valid; match_calls only names the reason.
+    match_error = match_calls(calls, expected, declared).error or "match:unexpected_call"
+    return ItemScore(
+        id=item_id,
+        category=category,
+        parsed=True,
+        valid=False,
+        error_type=schema_error or exec_error or match_error,
+        name_match=False,
+        schema_hit=schema_error is None,
+        exec_ok=exec_error is None,
+        argument_precision=0.0,
+        argument_recall=0.0,
+        argument_f1=0.0,
+        expects_no_call=True,
+        calls=calls,
+    )
+
+
+def _same_names(calls: Sequence[ToolCall], expected: Reference) -> bool:
+    return sorted(c.name for c in calls) == sorted(c.name for c in expected.calls)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreReport:
+    """Corpus-level metrics over a set of :class:`ItemScore`.
+
+    ``metrics`` maps every name in :data:`METRIC_NAMES` to a rate in [0, 1] (``None`` when it
+    is undefined: no items, or ``irrelevance_accuracy`` without no-call items); ``ci`` holds a
+    95 % bootstrap interval for each defined rate; ``by_category`` holds, per category, the
+    item count and the same metrics.
+    """
+
+    count: int
+    metrics: dict[str, float | None]
+    ci: dict[str, tuple[float, float]]
+    by_category: dict[str, dict[str, float | None]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (intervals as two-element lists).
+
+        Returns:
+            ``{"count", "metrics", "ci", "by_category"}``.
+
+        Example:
+            >>> report = summarise([score_item("no tool needed", [], [])], bootstrap_samples=10)
+            >>> report.to_dict()["metrics"]["irrelevance_accuracy"]
+            1.0
+        """
+        return {
+            "count": self.count,
+            "metrics": dict(self.metrics),
+            "ci": {name: [low, high] for name, (low, high) in self.ci.items()},
+            "by_category": {name: dict(values) for name, values in self.by_category.items()},
+        }
+
+
+def summarise(
+    scores: Sequence[ItemScore], *, bootstrap_samples: int = 1000, seed: int = 0
+) -> ScoreReport:
+    """Aggregate item scores into corpus metrics with bootstrap confidence intervals.
+
+    The result depends only on the multiset of scores, not on their order.
+
+    Args:
+        scores: Item scores from :func:`score_item`.
+        bootstrap_samples: Resamples for the 95 % percentile intervals; 0 disables them.
+        seed: Seed of the resampling generator (the same seed gives the same intervals).
+
+    Returns:
+        A :class:`ScoreReport`.
+
+    Raises:
+        ValueError: ``bootstrap_samples`` is negative.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"type": "object",
+        ...     "properties": {"x": {"type": "integer"}}, "required": ["x"]}}]
+        >>> reference = [{"name": "f", "arguments": {"x": 1}}]
+        >>> scores = [score_item('{"name": "f", "arguments": {"x": 1}}', reference, tools),
+        ...           score_item('{"name": "f", "arguments": {"x": 2}}', reference, tools)]
+        >>> report = summarise(scores)
+        >>> report.metrics["ast_accuracy"], report.metrics["exec_rate"]
+        (0.5, 1.0)
+        >>> report.ci["exec_rate"]
+        (1.0, 1.0)
+    """
+    if bootstrap_samples < 0:
+        raise ValueError("bootstrap_samples must be >= 0")
+    rates = _canonical(_rate_matrix(scores))
+    no_call = _canonical(_rate_matrix([s for s in scores if s.expects_no_call]))
+    metrics = _metrics(rates, no_call)
+    ci: dict[str, tuple[float, float]] = {}
+    if bootstrap_samples and len(rates):
+        rng = np.random.default_rng(seed)
+        ci.update(zip(ITEM_RATES, _bootstrap(rates, bootstrap_samples, rng), strict=True))
+        if len(no_call):
+            # The no-call rows' ast_accuracy column is their irrelevance accuracy.
+            valid_column = no_call[:, [_AST_COLUMN]]
+            (ci["irrelevance_accuracy"],) = _bootstrap(valid_column, bootstrap_samples, rng)
+    groups: dict[str, list[ItemScore]] = {}
+    for score in scores:
+        groups.setdefault(_category_of(score), []).append(score)
+    by_category: dict[str, dict[str, float | None]] = {}
+    for category in sorted(groups):
+        members = groups[category]
+        values = _metrics(
+            _canonical(_rate_matrix(members)),
+            _canonical(_rate_matrix([s for s in members if s.expects_no_call])),
+        )
+        by_category[category] = {"count": len(members), **values}
+    return ScoreReport(count=len(scores), metrics=metrics, ci=ci, by_category=by_category)
+
+
+def error_breakdown(scores: Sequence[ItemScore]) -> dict[str, int]:
+    """Count items per ``error_type`` label, most frequent first (ties by label).
+
+    Args:
+        scores: Item scores.
+
+    Returns:
+        ``{label: count}`` over items that are not valid (valid items carry no label).
+
+    Example:
+        >>> error_breakdown([score_item("hello", [{"name": "f", "arguments": {}}], [])])
+        {'parse:no_call_found': 1}
+    """
+    counts = Counter(s.error_type for s in scores if s.error_type is not None)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _category_of(score: ItemScore) -> str:
+    return score.category if score.category is not None else UNCATEGORISED
+
+
+def _rate_matrix(scores: Sequence[ItemScore]) -> FloatMatrix:
+    """One row per item, one column per :data:`ITEM_RATES` entry."""
+    rows = [
+        (
+            s.parsed,
+            s.name_match,
+            s.argument_precision,
+            s.argument_recall,
+            s.argument_f1,
+            s.schema_hit,
+            s.exec_ok,
+            s.valid,
+        )
+        for s in scores
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(ITEM_RATES))
+
+
+def _canonical(matrix: FloatMatrix) -> FloatMatrix:
+    # Sorting rows makes every later step (float sums, bootstrap draws) independent of the
+    # order in which items arrived.
+    if len(matrix) < 2:
+        return matrix
+    ordered: FloatMatrix = matrix[np.lexsort(matrix.T[::-1])]
+    return ordered
+
+
+def _metrics(rates: FloatMatrix, no_call: FloatMatrix) -> dict[str, float | None]:
+    if len(rates):
+        means: list[float | None] = [float(v) for v in rates.mean(axis=0)]
+    else:
+        means = [None] * len(ITEM_RATES)
+    metrics: dict[str, float | None] = dict(zip(ITEM_RATES, means, strict=True))
+    metrics["irrelevance_accuracy"] = (
+        float(no_call[:, _AST_COLUMN].mean()) if len(no_call) else None
+    )
+    return metrics
+
+
+# Resampled rows per chunk: bounds the memory of the count matrix (~8 bytes per cell).
+_BOOTSTRAP_CELLS_PER_CHUNK = 2_000_000
+
+
+def _bootstrap(
+    matrix: FloatMatrix, samples: int, rng: np.random.Generator
+) -> list[tuple[float, float]]:
+    """95 % percentile intervals of each column's mean, vectorised over resamples.
+
+    Each resample is represented by how often it draws each row (a multinomial count vector),
+    so the resampled means are one matrix product.
+    """
+    n = len(matrix)
+    chunk = max(1, _BOOTSTRAP_CELLS_PER_CHUNK // n)
+    means = np.empty((samples, matrix.shape[1]), dtype=np.float64)
+    for start in range(0, samples, chunk):
+        size = min(chunk, samples - start)
+        draws = rng.integers(0, n, size=(size, n))
+        offsets = (np.arange(size) * n)[:, None]
+        counts = np.bincount((draws + offsets).ravel(), minlength=size * n).reshape(size, n)
+        means[start : start + size] = counts @ matrix / n
+    low, high = np.percentile(means, [2.5, 97.5], axis=0)
+    intervals = []
+    for lo, hi, column in zip(low, high, matrix.T, strict=True):
+        if column.min() == column.max():
+            # Every resample has the same mean; avoid reporting float noise around it.
+            intervals.append((float(column[0]), float(column[0])))
+        else:
+            intervals.append((float(max(lo, 0.0)), float(min(hi, 1.0))))
+    return intervals

@@ -1,0 +1,653 @@
+"""Dense rule-based rewards for RL on function calling (``/reward``, TRL, OpenRLHF).
+
+Every completion gets four components in [0, 1], computed with the same rules as the metrics
+(:func:`service.core.metrics.check_call`, :func:`service.core.matching.argument_overlap`):
+
+* ``json_parse`` — the completion yields a well-formed, non-empty call list (format gate);
+* ``schema_hit`` — share of predicted calls naming a declared tool with all required params;
+* ``exec`` — share of predicted calls whose arguments validate against the tool's JSON Schema;
+* ``semantic`` — argument F1 against the reference.
+
+A malformed completion, or one without calls where calls are expected, scores 0 on every
+component. Against a **no-call reference** every component (and the reward) is 1.0 for a
+completion that makes no call and 0.0 for any call or malformed call markup.
+
+The reward a profile returns:
+
+* ``seed`` (default) — ``Σ w·component`` with non-negative weights normalised to sum 1
+  (default 0.25 each).
+* ``strict`` — 1.0 only for a fully valid call list (:func:`service.core.matching.match_calls`
+  says ``valid``), else 0.0 (Tool-N1 style). Weights are validated but unused.
+* ``toolrl`` — ToolRL's decomposed reward (Qian et al., 2025) rescaled from [-3, 4] to [0, 1]:
+  ``(format + 6·S/S_max) / 7``, where ``format`` is ``json_parse``, ``S`` = multiset Jaccard of
+  tool names + for every reference call optimally paired with a same-name predicted call the
+  Jaccard of parameter names plus one point per parameter whose value matches (BFCL value
+  rules; a BFCL-optional parameter left out counts as matched), and
+  ``S_max = 1 + Σ_ref (1 + number of reference parameters)``. ToolRL pairs calls greedily and
+  compares values with ``==``; we pair optimally and compare values as the metrics do.
+  Weights are validated but unused.
+
+**Hack ceilings** — the best reward a well-formed, declared, executable call earns while getting
+none of the reference's argument values right (what a policy can farm without solving the task;
+measured in ``tests/service/core/test_rewards.py``):
+
+* ``seed``: **0.75** — ``json_parse``, ``schema_hit`` and ``exec`` are free for any valid call
+  (with default weights; in general ``1 - w_semantic``).
+* ``strict``: **0.0**.
+* ``toolrl``: **5/7 ≈ 0.714**, reached on a one-call, one-parameter reference by the right tool
+  with the wrong value (name 1 + parameter names 1 of ``S_max`` 3). In general the right tools
+  with the right parameter names but wrong values earn ``(1 + 6·(1+n)/(1+n+P)) / 7`` for ``n``
+  reference calls with ``P ≥ n`` parameters in all, which is at most 5/7.
+
+Everything here is a pure function of its arguments (the tool-schema cache is the only shared
+state, and it is thread-safe), so the HTTP layer may call :func:`compute_rewards` from worker
+threads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from service.core.errors import InvalidWeightsError, ToolGradeError
+from service.core.matching import argument_overlap, match_calls, match_value
+from service.core.metrics import NO_CALL_FOUND, check_call
+from service.core.parsing import parse_calls
+from service.core.references import normalise_reference
+from service.core.schema import normalise_tools
+from service.core.types import ParseResult, Reference, ReferenceCall, ToolCall, ToolSpec
+
+REWARD_COMPONENTS: tuple[str, ...] = ("json_parse", "schema_hit", "exec", "semantic")
+DEFAULT_WEIGHTS: Mapping[str, float] = dict.fromkeys(REWARD_COMPONENTS, 0.25)
+
+
+class RewardProfile(StrEnum):
+    """How the components become one reward (see the module docstring)."""
+
+    SEED = "seed"
+    STRICT = "strict"
+    TOOLRL = "toolrl"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardBreakdown:
+    """The four components of one completion's reward and the reward itself (all in [0, 1]).
+
+    The components are the seed diagnostics under every profile; ``reward`` is the profile's
+    combination.
+    """
+
+    json_parse: float
+    schema_hit: float
+    exec: float
+    semantic: float
+    reward: float
+
+    def to_dict(self) -> dict[str, float]:
+        """A JSON-ready dict of the components and the reward.
+
+        Returns:
+            ``{"json_parse", "schema_hit", "exec", "semantic", "reward"}``.
+
+        Example:
+            >>> RewardBreakdown(1.0, 1.0, 1.0, 0.0, 0.75).to_dict()["reward"]
+            0.75
+        """
+        return {
+            "json_parse": self.json_parse,
+            "schema_hit": self.schema_hit,
+            "exec": self.exec,
+            "semantic": self.semantic,
+            "reward": self.reward,
+        }
+
+
+def normalise_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Validate component weights and scale them to sum 1.
+
+    The given mapping is the whole weighting: a component it leaves out gets weight 0.
+
+    Args:
+        weights: ``{component: weight}`` over :data:`REWARD_COMPONENTS`, or ``None`` for the
+            default (0.25 each).
+
+    Returns:
+        A weight for every component, in :data:`REWARD_COMPONENTS` order, summing to 1.
+
+    Raises:
+        InvalidWeightsError: A weight is negative, non-finite or not a number, a component is
+            unknown, or every weight is zero.
+
+    Example:
+        >>> normalise_weights(None)
+        {'json_parse': 0.25, 'schema_hit': 0.25, 'exec': 0.25, 'semantic': 0.25}
+        >>> normalise_weights({"exec": 1, "semantic": 3})
+        {'json_parse': 0.0, 'schema_hit': 0.0, 'exec': 0.25, 'semantic': 0.75}
+    """
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    if not isinstance(weights, Mapping):
+        raise InvalidWeightsError(
+            "weights must be an object mapping components to numbers",
+            label="weights:not_a_mapping",
+            param="weights",
+        )
+    for name, value in weights.items():
+        if name not in REWARD_COMPONENTS:
+            raise InvalidWeightsError(
+                f"unknown reward component {name!r}; expected one of {list(REWARD_COMPONENTS)}",
+                label="weights:unknown_component",
+                param=f"weights.{name}",
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidWeightsError(
+                f"weight {name!r} must be a number, got {type(value).__name__}",
+                label="weights:not_a_number",
+                param=f"weights.{name}",
+            )
+        if not math.isfinite(value):
+            raise InvalidWeightsError(
+                f"weight {name!r} must be finite",
+                label="weights:non_finite",
+                param=f"weights.{name}",
+            )
+        if value < 0:
+            raise InvalidWeightsError(
+                f"weight {name!r} must be non-negative",
+                label="weights:negative",
+                param=f"weights.{name}",
+            )
+    total = math.fsum(float(weights.get(name, 0.0)) for name in REWARD_COMPONENTS)
+    if total <= 0:
+        raise InvalidWeightsError(
+            "at least one weight must be positive", label="weights:all_zero", param="weights"
+        )
+    return {name: float(weights.get(name, 0.0)) / total for name in REWARD_COMPONENTS}
+
+
+def resolve_profile(profile: str | RewardProfile) -> RewardProfile:
+    """Turn a profile name into a :class:`RewardProfile`.
+
+    Args:
+        profile: ``"seed"``, ``"strict"`` or ``"toolrl"`` (or the enum member).
+
+    Returns:
+        The profile.
+
+    Raises:
+        ToolGradeError: The name is not a profile (label ``reward:unknown_profile``).
+
+    Example:
+        >>> resolve_profile("toolrl")
+        <RewardProfile.TOOLRL: 'toolrl'>
+    """
+    try:
+        return RewardProfile(profile)
+    except ValueError:
+        raise ToolGradeError(
+            f"unknown reward profile {profile!r}; expected one of "
+            f"{[p.value for p in RewardProfile]}",
+            label="reward:unknown_profile",
+            param="profile",
+        ) from None
+
+
+def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dict[str, ToolSpec]]:
+    """Split a reward label into its reference and the tools it is scored against.
+
+    A label is a reference (exact calls, BFCL possible answers, ``[]``/``None`` for no call),
+    or an object ``{"reference"|"answers": ..., "tools": ...}`` (xLAM rows carry ``answers``);
+    either may be a JSON string. A label's own ``tools`` win over ``default_tools``.
+
+    Args:
+        label: The label.
+        default_tools: Tools used when the label carries none.
+
+    Returns:
+        ``(reference, tools_by_name)``.
+
+    Raises:
+        ToolGradeError: The reference or the tools are malformed.
+
+    Example:
+        >>> reference, tools = resolve_label('{"answers": "[{\\\\"name\\\\": \\\\"f\\\\", '
+        ...     '\\\\"arguments\\\\": {}}]", "tools": [{"name": "f", "parameters": {}}]}')
+        >>> [call.name for call in reference.calls], sorted(tools)
+        (['f'], ['f'])
+    """
+    decoded = label
+    if isinstance(label, str):
+        try:
+            decoded = json.loads(label)
+        except ValueError:
+            decoded = label  # not JSON: normalise_reference reports it
+    if isinstance(decoded, Mapping) and ("reference" in decoded or "answers" in decoded):
+        reference = decoded["reference"] if "reference" in decoded else decoded["answers"]
+        tools = decoded.get("tools")
+        return normalise_reference(reference), normalise_tools(
+            default_tools if tools is None else tools
+        )
+    return normalise_reference(decoded), normalise_tools(default_tools)
+
+
+def parse_completion(completion: Any) -> ParseResult:
+    """Parse a completion in any form TRL, OpenRLHF or an OpenAI client produces.
+
+    Text is parsed as a prediction. Chat messages (TRL's conversational form
+    ``[{"role": "assistant", "content": ...}]``, possibly with ``tool_calls``, or one assistant
+    message) contribute the calls of every assistant message, in order; non-assistant turns (tool
+    results) are ignored.
+
+    Args:
+        completion: A string, a list of chat messages, or one message dict.
+
+    Returns:
+        The :class:`ParseResult` of the assistant output; an assistant turn that is plain text
+        adds no calls and no error.
+
+    Example:
+        >>> result = parse_completion([{"role": "assistant", "content":
+        ...     '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>'}])
+        >>> result.ok, [(c.name, dict(c.arguments)) for c in result.calls]
+        (True, [('f', {'x': 1})])
+    """
+    if not _is_message_list(completion):
+        return parse_calls(completion)
+    results = [parse_calls(m) for m in completion if m.get("role") == "assistant"]
+    if len(results) == 1:
+        return results[0]
+    calls = tuple(call for result in results for call in result.calls)
+    errors = [r.error for r in results if r.error is not None and r.error != NO_CALL_FOUND]
+    if errors:
+        return ParseResult(calls=(), error=errors[0], form="messages")
+    if not calls:
+        return ParseResult(calls=(), error=NO_CALL_FOUND, form="messages")
+    return ParseResult(calls=calls, form="messages")
+
+
+def _is_message_list(completion: Any) -> bool:
+    return (
+        isinstance(completion, list)
+        and bool(completion)
+        and all(isinstance(m, Mapping) and "role" in m for m in completion)
+    )
+
+
+def compute_rewards(
+    completions: Sequence[Any],
+    labels: Sequence[Any],
+    *,
+    tools: Any = None,
+    weights: Mapping[str, float] | None = None,
+    profile: str = "seed",
+) -> list[RewardBreakdown]:
+    """Score completions against their labels.
+
+    Args:
+        completions: One per label: text, chat messages, or an assistant message dict.
+        labels: References, or ``{"reference"|"answers", "tools"}`` objects (see
+            :func:`resolve_label`).
+        tools: Tools for labels that carry none (any supported schema form).
+        weights: Component weights for the ``seed`` profile (see :func:`normalise_weights`).
+        profile: ``"seed"``, ``"strict"`` or ``"toolrl"``.
+
+    Returns:
+        One :class:`RewardBreakdown` per completion. Malformed completions score 0; they never
+        raise.
+
+    Raises:
+        ToolGradeError: A malformed request: lengths differ, a label or tool schema is invalid,
+            bad weights or an unknown profile.
+
+    Example:
+        >>> tools = [{"name": "get_user", "parameters": {"type": "object", "properties": {
+        ...     "name": {"type": "string"}, "age": {"type": "integer"}},
+        ...     "required": ["name", "age"]}}]
+        >>> label = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}]
+        >>> right = '<tool_call>{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}'
+        >>> wrong = '<tool_call>{"name": "get_user", "arguments": {"name": "Bob", "age": 7}}'
+        >>> right, wrong = right + "</tool_call>", wrong + "</tool_call>"
+        >>> [b.reward for b in compute_rewards([right, wrong, "oops {"], [label] * 3, tools=tools)]
+        [1.0, 0.75, 0.0]
+    """
+    return _score_completions(
+        completions, labels, [tools] * len(completions), normalise_weights(weights), profile
+    )
+
+
+def _score_completions(
+    completions: Sequence[Any],
+    labels: Sequence[Any],
+    tools_per_item: Sequence[Any],
+    weights: Mapping[str, float],
+    profile: str | RewardProfile,
+) -> list[RewardBreakdown]:
+    chosen = resolve_profile(profile)
+    if len(completions) != len(labels):
+        raise ToolGradeError(
+            f"got {len(completions)} completions but {len(labels)} labels",
+            label="reward:length_mismatch",
+            param="labels",
+        )
+    breakdowns = []
+    for completion, label, item_tools in zip(completions, labels, tools_per_item, strict=True):
+        reference, declared = resolve_label(label, item_tools)
+        breakdowns.append(
+            score_completion(parse_completion(completion), reference, declared, weights, chosen)
+        )
+    return breakdowns
+
+
+_ZERO = RewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0)
+_ONE = RewardBreakdown(1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def score_completion(
+    parse: ParseResult,
+    reference: Reference,
+    tools: Mapping[str, ToolSpec],
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    profile: RewardProfile = RewardProfile.SEED,
+) -> RewardBreakdown:
+    """Reward one parsed completion (the building block of :func:`compute_rewards`).
+
+    Args:
+        parse: The completion, parsed (see :func:`parse_completion`).
+        reference: The normalised reference.
+        tools: Declared tools by name.
+        weights: Normalised weights (see :func:`normalise_weights`).
+        profile: The profile combining the components.
+
+    Returns:
+        The :class:`RewardBreakdown`.
+
+    Example:
+        >>> from service.core.references import normalise_reference
+        >>> score_completion(parse_completion("I cannot help with that."),
+        ...     normalise_reference([]), {}).reward
+        1.0
+    """
+    if reference.expects_no_call:
+        abstained = (parse.ok and not parse.calls) or parse.error == NO_CALL_FOUND
+        return _ONE if abstained else _ZERO
+    if not parse.ok or not parse.calls:
+        return _ZERO
+    calls = parse.calls
+    checks = [check_call(call, tools) for call in calls]
+    schema_hit = sum(check.schema_error is None for check in checks) / len(checks)
+    executes = sum(check.exec_error is None for check in checks) / len(checks)
+    semantic = argument_overlap(calls, reference, tools).f1
+    components = (1.0, schema_hit, executes, semantic)
+    if profile is RewardProfile.SEED:
+        reward = math.fsum(
+            weights[name] * value for name, value in zip(REWARD_COMPONENTS, components, strict=True)
+        )
+    elif profile is RewardProfile.STRICT:
+        reward = 1.0 if match_calls(calls, reference, tools).valid else 0.0
+    else:
+        reward = toolrl_score(calls, reference, tools)
+    return RewardBreakdown(*components, reward=min(1.0, max(0.0, reward)))
+
+
+def toolrl_score(
+    calls: Sequence[ToolCall], reference: Reference, tools: Mapping[str, ToolSpec]
+) -> float:
+    """ToolRL's reward for a well-formed call list, rescaled to [0, 1].
+
+    ``(1 + 6·S/S_max) / 7``: the format point is earned (the calls parsed); see the module
+    docstring for ``S`` and ``S_max``.
+
+    Args:
+        calls: Parsed calls (at least one).
+        reference: A reference expecting calls.
+        tools: Declared tools by name (parameter schemas guide value matching).
+
+    Returns:
+        The reward in [1/7, 1].
+
+    Example:
+        >>> from service.core.references import normalise_reference
+        >>> reference = normalise_reference([{"name": "f", "arguments": {"city": "Paris"}}])
+        >>> round(toolrl_score([ToolCall("f", {"city": "Rome"})], reference, {}), 4)
+        0.7143
+        >>> toolrl_score([ToolCall("f", {"city": "Paris"})], reference, {})
+        1.0
+    """
+    expected = reference.calls
+    name_score = _multiset_jaccard([c.name for c in calls], [r.name for r in expected])
+    best_max = 1 + sum(1 + len(r.params) for r in expected)
+    pair_scores = [
+        [
+            _toolrl_pair_score(call, ref, tools.get(ref.name), reference.exact)
+            if call.name == ref.name
+            else 0.0
+            for ref in expected
+        ]
+        for call in calls
+    ]
+    total = name_score + _best_assignment_total(pair_scores)
+    return (1.0 + 6.0 * total / best_max) / 7.0
+
+
+def _multiset_jaccard(left: Sequence[str], right: Sequence[str]) -> float:
+    if not left and not right:
+        return 1.0
+    common = sum((Counter(left) & Counter(right)).values())
+    return common / (len(left) + len(right) - common)
+
+
+def _toolrl_pair_score(
+    call: ToolCall, expected: ReferenceCall, spec: ToolSpec | None, exact: bool
+) -> float:
+    """Parameter-name Jaccard plus one point per matching value, for one paired call."""
+    given = set(call.arguments)
+    wanted = set(expected.params)
+    # A BFCL-optional parameter ("" among its values) that was left out is matched, so a
+    # prediction relying on the default is not penalised.
+    omitted_optional = (
+        set() if exact else {name for name in wanted - given if "" in expected.params[name]}
+    )
+    effective = given | omitted_optional
+    union = wanted | effective
+    names_score = len(wanted & effective) / len(union) if union else 1.0
+    parameters = spec.parameters if spec is not None else {}
+    values_score = sum(
+        1.0
+        for name in wanted
+        if name in omitted_optional
+        or (
+            name in given
+            and match_value(call.arguments[name], expected.params[name], parameters.get(name))
+        )
+    )
+    return names_score + values_score
+
+
+def _best_assignment_total(scores: list[list[float]]) -> float:
+    """Largest total score of a one-to-one pairing (rows: predicted calls, columns: expected)."""
+    if not scores or not scores[0]:
+        return 0.0
+    if len(scores) == 1 or len(scores[0]) == 1:
+        return max(max(row) for row in scores)
+    # Imported here: parallel calls are the rare case and scipy.optimize is slow to import.
+    from scipy.optimize import linear_sum_assignment
+
+    rows, columns = linear_sum_assignment(scores, maximize=True)
+    return float(sum(scores[r][c] for r, c in zip(rows, columns, strict=True)))
+
+
+# --- TRL-style reward functions ----------------------------------------------------------------
+# TRL calls ``f(prompts=..., completions=..., completion_ids=..., **dataset_columns)`` and logs
+# each function under its ``__name__``; the dataset must name its reference column ``label``.
+
+
+def _tools_per_row(tools: Any, count: int) -> list[Any]:
+    # A ``tools`` dataset column arrives as one entry per completion (each a list or a JSON
+    # string); a shared tool list holds schema dicts instead.
+    if (
+        isinstance(tools, list | tuple)
+        and len(tools) == count
+        and all(t is None or isinstance(t, str | list | tuple) for t in tools)
+    ):
+        return list(tools)
+    return [tools] * count
+
+
+def _breakdowns(
+    completions: Sequence[Any],
+    label: Sequence[Any],
+    tools: Any,
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    profile: RewardProfile = RewardProfile.SEED,
+) -> list[RewardBreakdown]:
+    return _score_completions(
+        completions, label, _tools_per_row(tools, len(completions)), weights, profile
+    )
+
+
+def json_parse_reward(
+    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
+) -> list[float]:
+    """1.0 when a completion yields a well-formed call list (or rightly makes no call).
+
+    Args:
+        completions: Completions (text or chat messages), as TRL passes them.
+        label: The ``label`` dataset column, one per completion.
+        tools: The ``tools`` column (one schema list per completion) or one shared list.
+        **kwargs: Other TRL arguments (ignored).
+
+    Returns:
+        One float in [0, 1] per completion.
+
+    Example:
+        >>> json_parse_reward(['{"name": "f", "arguments": {}}', "{broken"],
+        ...     label=['[{"name": "f", "arguments": {}}]'] * 2)
+        [1.0, 0.0]
+    """
+    return [b.json_parse for b in _breakdowns(completions, label, tools)]
+
+
+def schema_hit_reward(
+    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
+) -> list[float]:
+    """Share of a completion's calls that name a declared tool with all required parameters.
+
+    Args:
+        completions: Completions (text or chat messages), as TRL passes them.
+        label: The ``label`` dataset column, one per completion.
+        tools: The ``tools`` column (one schema list per completion) or one shared list.
+        **kwargs: Other TRL arguments (ignored).
+
+    Returns:
+        One float in [0, 1] per completion.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"type": "object",
+        ...     "properties": {"x": {"type": "integer"}}, "required": ["x"]}}]
+        >>> schema_hit_reward(['[{"name": "f", "arguments": {"x": 1}}, {"name": "f", '
+        ...     '"arguments": {}}]'], label=[[{"name": "f", "arguments": {"x": 1}}]], tools=tools)
+        [0.5]
+    """
+    return [b.schema_hit for b in _breakdowns(completions, label, tools)]
+
+
+def exec_reward(
+    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
+) -> list[float]:
+    """Share of a completion's calls whose arguments validate against the tool's schema.
+
+    Args:
+        completions: Completions (text or chat messages), as TRL passes them.
+        label: The ``label`` dataset column, one per completion.
+        tools: The ``tools`` column (one schema list per completion) or one shared list.
+        **kwargs: Other TRL arguments (ignored).
+
+    Returns:
+        One float in [0, 1] per completion.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"type": "object",
+        ...     "properties": {"age": {"type": "integer"}}, "required": ["age"]}}]
+        >>> exec_reward(['{"name": "f", "arguments": {"age": "30"}}'],
+        ...     label=[[{"name": "f", "arguments": {"age": 30}}]], tools=tools)
+        [0.0]
+    """
+    return [b.exec for b in _breakdowns(completions, label, tools)]
+
+
+def semantic_reward(
+    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
+) -> list[float]:
+    """Argument F1 of a completion's calls against the reference.
+
+    Args:
+        completions: Completions (text or chat messages), as TRL passes them.
+        label: The ``label`` dataset column, one per completion.
+        tools: The ``tools`` column (one schema list per completion) or one shared list.
+        **kwargs: Other TRL arguments (ignored).
+
+    Returns:
+        One float in [0, 1] per completion.
+
+    Example:
+        >>> semantic_reward(['{"name": "f", "arguments": {"a": 1, "b": 2}}'],
+        ...     label=[[{"name": "f", "arguments": {"a": 1, "b": 3}}]])
+        [0.5]
+    """
+    return [b.semantic for b in _breakdowns(completions, label, tools)]
+
+
+RewardFunction = Callable[..., list[float]]
+
+
+def get_tool_call_reward(
+    profile: str = "seed", weights: Mapping[str, float] | None = None
+) -> RewardFunction:
+    """Build a TRL reward function for one profile and weighting.
+
+    The function's ``__name__`` (what TRL logs) is ``<profile>_tool_call_reward``, followed by
+    the weights in percent when they are not the default.
+
+    Args:
+        profile: ``"seed"``, ``"strict"`` or ``"toolrl"``.
+        weights: Component weights for ``seed`` (see :func:`normalise_weights`).
+
+    Returns:
+        ``f(completions, label, tools=None, **kwargs) -> list[float]``.
+
+    Raises:
+        ToolGradeError: Unknown profile or invalid weights (checked here, not mid-training).
+
+    Example:
+        >>> reward = get_tool_call_reward("seed", {"json_parse": 1, "semantic": 3})
+        >>> reward.__name__
+        'seed_tool_call_reward_json_parse25_semantic75'
+        >>> reward(['{"name": "f", "arguments": {"x": 2}}'],
+        ...     label=[[{"name": "f", "arguments": {"x": 1}}]])
+        [0.25]
+    """
+    chosen = resolve_profile(profile)
+    normalised = normalise_weights(weights)
+
+    def tool_call_reward(
+        completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
+    ) -> list[float]:
+        return [b.reward for b in _breakdowns(completions, label, tools, normalised, chosen)]
+
+    name = f"{chosen.value}_tool_call_reward"
+    if normalised != DEFAULT_WEIGHTS:
+        name += "".join(
+            f"_{component}{round(weight * 100)}"
+            for component, weight in normalised.items()
+            if weight > 0
+        )
+    tool_call_reward.__name__ = tool_call_reward.__qualname__ = name
+    tool_call_reward.__doc__ = (
+        f"Tool-call reward, profile {chosen.value!r}, weights {normalised} (TRL signature)."
+    )
+    return tool_call_reward

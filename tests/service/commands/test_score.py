@@ -1,0 +1,225 @@
+"""``toolgrade score`` through typer's CliRunner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.core.metrics import score_item, summarise
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+GET_USER = {
+    "type": "function",
+    "function": {
+        "name": "get_user",
+        "parameters": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            "required": ["name", "age"],
+        },
+    },
+}
+XLAM_TOOLS = json.dumps(
+    [{"name": "add", "parameters": {"a": {"type": "int"}, "b": {"type": "int, optional"}}}]
+)
+ANN = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}]
+
+
+def call_text(tool: str, /, **arguments: Any) -> str:
+    return "<tool_call>" + json.dumps({"name": tool, "arguments": arguments}) + "</tool_call>"
+
+
+VALID_ITEMS = [
+    {
+        "id": "right",
+        "prediction": call_text("get_user", name="Ann", age=30),
+        "reference": ANN,
+        "tools": [GET_USER],
+        "category": "simple",
+    },
+    {
+        "id": "string-age",
+        "prediction": call_text("get_user", name="Ann", age="30"),
+        "reference": ANN,
+        "tools": [GET_USER],
+        "category": "simple",
+    },
+    {
+        "id": 3,
+        "prediction": call_text("add", a=1),
+        "reference": json.dumps([{"name": "add", "arguments": {"a": 1}}]),
+        "tools": XLAM_TOOLS,
+        "category": "xlam",
+    },
+    {
+        "id": "abstain",
+        "prediction": "There is no tool for the weather.",
+        "reference": [],
+        "tools": [GET_USER],
+        "category": "irrelevance",
+    },
+]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mixed_input(tmp_path: Path) -> Path:
+    item = VALID_ITEMS
+    lines = [
+        json.dumps(item[0]),  # line 1
+        '{"id": "broken", "prediction": ',  # line 2: bad JSON
+        json.dumps(item[1]),  # line 3
+        json.dumps({"id": "no-ref", "prediction": "x", "tools": []}),  # line 4: missing field
+        json.dumps({**item[0], "id": "bad-ref", "reference": 42}),  # line 5: invalid reference
+        "[1, 2]",  # line 6: not an object
+        "",  # line 7: blank, ignored
+        json.dumps(item[2]),  # line 8
+        json.dumps({**item[0], "id": "bad-tools", "tools": [{"no": "name"}]}),  # line 9
+        json.dumps(item[3]),  # line 10
+    ]
+    return write_lines(tmp_path / "items.jsonl", lines)
+
+
+def test_scores_valid_lines_and_reports_malformed_ones(mixed_input: Path, tmp_path: Path) -> None:
+    output, report = tmp_path / "results.jsonl", tmp_path / "report.json"
+
+    result = CliRunner().invoke(
+        app,
+        ["score", "--input", str(mixed_input), "--output", str(output), "--report", str(report)],
+    )
+
+    assert result.exit_code == 0, result.output
+    results = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(r["line"], r["id"]) for r in results] == [
+        (1, "right"),
+        (3, "string-age"),
+        (8, 3),
+        (10, "abstain"),
+    ]
+    assert [r["valid"] for r in results] == [True, False, True, True]
+    assert [r["error_type"] for r in results] == [None, "exec:type_mismatch", None, None]
+    assert results[1]["argument_f1"] == pytest.approx(0.5)  # name right, age "30" wrong
+    assert results[1]["calls"] == [{"name": "get_user", "arguments": {"name": "Ann", "age": "30"}}]
+
+    skipped = {line.split(":")[0] for line in result.stderr.splitlines() if "skipped" in line}
+    assert skipped == {"line 2", "line 4", "line 5", "line 6", "line 9"}
+    assert "line 2: skipped: invalid JSON" in result.stderr
+    assert "line 4: skipped: missing field reference" in result.stderr
+    assert "line 5: skipped: reference:" in result.stderr
+    assert "line 6: skipped: expected a JSON object, got array" in result.stderr
+    assert "line 9: skipped: schema:" in result.stderr
+
+    summary = json.loads(report.read_text())
+    assert summary["count"] == 4
+    assert summary["metrics"]["ast_accuracy"] == pytest.approx(3 / 4)
+    assert summary["metrics"]["exec_rate"] == pytest.approx(3 / 4)
+    assert summary["metrics"]["argument_f1"] == pytest.approx((1 + 0.5 + 1 + 1) / 4)
+    assert summary["metrics"]["irrelevance_accuracy"] == 1.0
+    assert summary["by_category"]["simple"]["count"] == 2
+    # The report is exactly what the core produces for the same items.
+    direct = summarise(
+        [
+            score_item(
+                i["prediction"], i["reference"], i["tools"], item_id=i["id"], category=i["category"]
+            )
+            for i in VALID_ITEMS
+        ]
+    )
+    assert summary == json.loads(json.dumps(direct.to_dict()))
+
+    assert "4 items scored, 5 lines skipped" in result.stdout
+    assert "ast_accuracy" in result.stdout and "0.7500" in result.stdout
+    assert "exec:type_mismatch" in result.stdout  # the error-type table
+
+
+def test_no_valid_line_exits_non_zero(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "bad.jsonl", ["not json", json.dumps({"prediction": "x"})])
+    report = tmp_path / "report.json"
+
+    result = CliRunner().invoke(app, ["score", "--input", str(path), "--report", str(report)])
+
+    assert result.exit_code == 1
+    assert "line 1: skipped: invalid JSON" in result.stderr
+    assert "line 2: skipped: missing fields reference, tools" in result.stderr
+    assert "no valid items" in result.stderr
+    assert not report.exists()
+
+
+def test_empty_and_missing_inputs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+
+    assert CliRunner().invoke(app, ["score", "--input", str(empty)]).exit_code == 1
+    missing = CliRunner().invoke(app, ["score", "--input", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.stderr
+
+
+def test_reads_stdin_and_checks_field_types(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(VALID_ITEMS[0]),
+        json.dumps({**VALID_ITEMS[0], "category": 5}),
+        json.dumps({**VALID_ITEMS[0], "id": {"nested": 1}}),
+    ]
+    output = tmp_path / "out.jsonl"
+
+    result = CliRunner().invoke(
+        app, ["score", "--input", "-", "--output", str(output)], input="\n".join(lines)
+    )
+
+    assert result.exit_code == 0
+    assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == ["right"]
+    assert "line 2: skipped: category must be a string, got number" in result.stderr
+    assert "line 3: skipped: id must be a string or an integer, got object" in result.stderr
+
+
+def run_cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "score", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_subprocess_run_writes_report_and_results(mixed_input: Path, tmp_path: Path) -> None:
+    output, report = tmp_path / "results.jsonl", tmp_path / "report.json"
+
+    completed = run_cli("--input", str(mixed_input), "-o", str(output), "-r", str(report))
+
+    assert completed.returncode == 0, completed.stderr
+    assert len(output.read_text().splitlines()) == 4
+    summary = json.loads(report.read_text())
+    assert summary["metrics"]["parse_rate"] == 1.0
+    assert summary["ci"]["parse_rate"] == [1.0, 1.0]
+    assert "line 9: skipped" in completed.stderr
+    assert "ToolGrade" in completed.stdout
+
+
+def test_progress_bar_appears_on_large_inputs_only(tmp_path: Path) -> None:
+    large = write_lines(tmp_path / "large.jsonl", [json.dumps(VALID_ITEMS[1])] * 1_200)
+    small = write_lines(tmp_path / "small.jsonl", [json.dumps(VALID_ITEMS[1])] * 5)
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
+
+    large_run = run_cli("--input", str(large), "--bootstrap-samples", "0", env=terminal)
+    small_run = run_cli("--input", str(small), "--bootstrap-samples", "0", env=terminal)
+
+    assert large_run.returncode == 0 and small_run.returncode == 0
+    assert "scoring" in large_run.stderr
+    assert "scoring" not in small_run.stderr
+    assert "1200 items scored" in large_run.stdout

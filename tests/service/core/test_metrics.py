@@ -1,0 +1,470 @@
+"""Per-item verdicts and corpus metrics, with hand-computed numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.core.errors import InvalidReferenceError, InvalidToolSchemaError
+from service.core.metrics import (
+    ITEM_RATES,
+    METRIC_NAMES,
+    ItemScore,
+    error_breakdown,
+    score_item,
+    summarise,
+)
+from service.core.types import ToolCall
+
+GET_USER = {
+    "type": "function",
+    "function": {
+        "name": "get_user",
+        "description": "Look a user up.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "age": {"type": "integer"},
+                "city": {"type": "string"},
+            },
+            "required": ["name", "age"],
+        },
+    },
+}
+GET_WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        },
+        "required": ["city"],
+    },
+}
+TOOLS = [GET_USER, GET_WEATHER]
+ANN = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30, "city": "Paris"}}]
+
+
+def call_json(tool: str, /, **arguments: object) -> str:
+    return json.dumps({"name": tool, "arguments": arguments})
+
+
+# --- score_item: the seed's semantics -----------------------------------------------------------
+
+
+def test_correct_call_is_valid_on_every_check() -> None:
+    score = score_item(call_json("get_user", name="Ann", age=30, city="Paris"), ANN, TOOLS)
+
+    assert (score.parsed, score.valid, score.name_match) == (True, True, True)
+    assert (score.schema_hit, score.exec_ok, score.error_type) == (True, True, None)
+    assert (score.argument_precision, score.argument_recall, score.argument_f1) == (1.0, 1.0, 1.0)
+    assert score.calls == (ToolCall("get_user", {"name": "Ann", "age": 30, "city": "Paris"}),)
+
+
+def test_argument_f1_on_a_multi_parameter_call() -> None:
+    # Predicted pairs: name=Ann (right), age=31 (wrong); expected: name, age, city.
+    # precision 1/2, recall 1/3, F1 = 2·(1/2·1/3)/(1/2+1/3) = 2/5.
+    score = score_item(call_json("get_user", name="Ann", age=31), ANN, TOOLS)
+
+    assert score.argument_precision == pytest.approx(1 / 2)
+    assert score.argument_recall == pytest.approx(1 / 3)
+    assert score.argument_f1 == pytest.approx(2 / 5)
+    assert (score.schema_hit, score.exec_ok, score.name_match) == (True, True, True)
+    assert score.valid is False
+    assert score.error_type is not None and score.error_type.startswith("match:")
+
+
+def test_schema_hit_fails_on_a_missing_required_parameter() -> None:
+    score = score_item(call_json("get_user", name="Ann", city="Paris"), ANN, TOOLS)
+
+    assert score.parsed is True
+    assert score.schema_hit is False
+    assert score.exec_ok is False  # a call missing a required argument does not execute
+    assert score.valid is False
+    assert score.error_type == "schema:missing_required"
+    # Two of three expected pairs given, both right: precision 1, recall 2/3, F1 4/5.
+    assert score.argument_f1 == pytest.approx(4 / 5)
+
+
+def test_exec_fails_on_a_string_for_an_integer() -> None:
+    score = score_item(call_json("get_user", name="Ann", age="30", city="Paris"), ANN, TOOLS)
+
+    assert score.schema_hit is True  # every required parameter is there
+    assert score.exec_ok is False  # but "30" is not an integer
+    assert score.error_type == "exec:type_mismatch"
+    assert score.valid is False  # BFCL: "5" is not an integer either
+    # age does not match by BFCL's rules: 2 of 3 pairs right on both sides.
+    assert score.argument_f1 == pytest.approx(2 / 3)
+
+
+def test_json_embedded_in_prose_is_parsed() -> None:
+    text = (
+        "Sure, let me look that up for you.\n"
+        + call_json("get_user", name="Ann", age=30, city="Paris")
+        + "\nI will report back once I have it."
+    )
+
+    score = score_item(text, ANN, TOOLS)
+
+    assert (score.parsed, score.valid, score.argument_f1) == (True, True, 1.0)
+
+
+def test_undeclared_tool_fails_schema_and_names() -> None:
+    score = score_item(call_json("get_person", name="Ann", age=30, city="Paris"), ANN, TOOLS)
+
+    assert (score.parsed, score.name_match, score.schema_hit, score.exec_ok) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    assert score.error_type == "schema:undeclared_tool"
+    assert score.argument_f1 == 0.0  # calls pair by name only
+
+
+def test_enum_violation_fails_exec_only() -> None:
+    reference = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]
+
+    score = score_item(call_json("get_weather", city="Paris", unit="kelvin"), reference, TOOLS)
+
+    assert (score.schema_hit, score.exec_ok) == (True, False)
+    assert score.error_type == "exec:enum_mismatch"
+
+
+def test_plain_answer_against_a_call_reference() -> None:
+    score = score_item("I am not sure which user you mean.", ANN, TOOLS)
+
+    assert score.parsed is False
+    assert score.error_type == "parse:no_call_found"
+    assert (score.name_match, score.schema_hit, score.exec_ok, score.valid) == (
+        False,
+        False,
+        False,
+        False,
+    )
+    assert score.argument_f1 == 0.0
+    assert score.calls == ()
+
+
+def test_malformed_call_gets_no_credit_even_if_a_call_was_recovered() -> None:
+    score = score_item('<tool_call>{"name": "get_user", "arguments": {"name": "Ann",', ANN, TOOLS)
+
+    assert score.parsed is False
+    assert score.error_type is not None and score.error_type.startswith("parse:")
+    assert (score.valid, score.argument_f1, score.calls) == (False, 0.0, ())
+
+
+def test_name_accuracy_compares_multisets() -> None:
+    reference = [
+        {"name": "get_weather", "arguments": {"city": "Paris"}},
+        {"name": "get_weather", "arguments": {"city": "Rome"}},
+    ]
+    once = score_item(call_json("get_weather", city="Paris"), reference, TOOLS)
+    twice_reordered = score_item(
+        json.dumps(
+            [
+                {"name": "get_weather", "arguments": {"city": "Rome"}},
+                {"name": "get_weather", "arguments": {"city": "Paris"}},
+            ]
+        ),
+        reference,
+        TOOLS,
+    )
+
+    assert once.name_match is False
+    assert (twice_reordered.name_match, twice_reordered.valid) == (True, True)
+
+
+def test_plain_answer_to_a_no_call_reference_is_a_correct_abstention() -> None:
+    score = score_item("There is no tool for that, sorry.", [], TOOLS, category="irrelevance")
+
+    assert (score.parsed, score.valid, score.name_match, score.expects_no_call) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert (score.schema_hit, score.exec_ok, score.argument_f1, score.error_type) == (
+        True,
+        True,
+        1.0,
+        None,
+    )
+
+
+def test_call_against_a_no_call_reference_is_wrong_but_may_execute() -> None:
+    score = score_item(call_json("get_weather", city="Paris"), None, TOOLS)
+
+    assert (score.parsed, score.valid, score.name_match) == (True, False, False)
+    assert (score.schema_hit, score.exec_ok) == (True, True)
+    assert score.error_type is not None and score.error_type.startswith("match:")
+    assert score.argument_f1 == 0.0
+
+
+def test_malformed_markup_against_a_no_call_reference_is_not_parsed() -> None:
+    score = score_item('<tool_call>{"name": "get_weather", "arguments": {', "[]", TOOLS)
+
+    assert (score.parsed, score.valid) == (False, False)
+    assert score.error_type is not None and score.error_type.startswith("parse:")
+
+
+def test_bfcl_possible_answers_and_plain_tools() -> None:
+    reference = [{"get_weather": {"city": ["Paris", "paris, france"], "unit": ["", "celsius"]}}]
+
+    omitted = score_item("get_weather(city='Paris')", reference, [GET_WEATHER])
+    alternative = score_item(call_json("get_weather", city="Paris, France"), reference, TOOLS)
+
+    assert (omitted.valid, alternative.valid) == (True, True)
+
+
+def test_malformed_reference_and_tools_raise_client_errors() -> None:
+    with pytest.raises(InvalidReferenceError) as reference_error:
+        score_item("x", 42, TOOLS)
+    with pytest.raises(InvalidToolSchemaError) as tools_error:
+        score_item("x", ANN, [{"description": "no name"}])
+
+    assert reference_error.value.label.startswith("reference:")
+    assert tools_error.value.label.startswith("schema:")
+
+
+def test_item_to_dict_is_json_ready() -> None:
+    score = score_item(
+        call_json("get_user", name="Ann", age=30, city="Paris"),
+        ANN,
+        TOOLS,
+        item_id="q-1",
+        category="simple",
+    )
+
+    payload = json.loads(json.dumps(score.to_dict()))
+
+    assert payload["id"] == "q-1"
+    assert payload["category"] == "simple"
+    assert payload["calls"] == [
+        {"name": "get_user", "arguments": {"name": "Ann", "age": 30, "city": "Paris"}}
+    ]
+    assert set(payload) == {
+        "id",
+        "category",
+        "parsed",
+        "valid",
+        "error_type",
+        "name_match",
+        "schema_hit",
+        "exec_ok",
+        "argument_precision",
+        "argument_recall",
+        "argument_f1",
+        "expects_no_call",
+        "calls",
+    }
+
+
+# --- summarise ---------------------------------------------------------------------------------
+
+
+def make_score(
+    *,
+    parsed: bool = True,
+    valid: bool = True,
+    name_match: bool = True,
+    schema_hit: bool = True,
+    exec_ok: bool = True,
+    precision: float = 1.0,
+    recall: float = 1.0,
+    f1: float = 1.0,
+    expects_no_call: bool = False,
+    category: str | None = None,
+    error_type: str | None = None,
+) -> ItemScore:
+    return ItemScore(
+        id=None,
+        category=category,
+        parsed=parsed,
+        valid=valid,
+        error_type=error_type,
+        name_match=name_match,
+        schema_hit=schema_hit,
+        exec_ok=exec_ok,
+        argument_precision=precision,
+        argument_recall=recall,
+        argument_f1=f1,
+        expects_no_call=expects_no_call,
+        calls=(),
+    )
+
+
+def test_summarise_hand_computed_metrics() -> None:
+    scores = [
+        make_score(category="simple"),
+        make_score(valid=False, precision=0.5, recall=1 / 3, f1=0.4, category="simple"),
+        make_score(
+            parsed=False,
+            valid=False,
+            name_match=False,
+            schema_hit=False,
+            exec_ok=False,
+            precision=0.0,
+            recall=0.0,
+            f1=0.0,
+            category="multiple",
+        ),
+        make_score(expects_no_call=True, category="irrelevance"),
+        make_score(
+            valid=False,
+            name_match=False,
+            f1=0.0,
+            precision=0.0,
+            recall=0.0,
+            expects_no_call=True,
+            category="irrelevance",
+        ),
+    ]
+
+    report = summarise(scores, bootstrap_samples=200)
+
+    assert report.count == 5
+    assert list(report.metrics) == list(METRIC_NAMES)
+    assert report.metrics["parse_rate"] == pytest.approx(4 / 5)
+    assert report.metrics["name_accuracy"] == pytest.approx(3 / 5)
+    assert report.metrics["argument_precision"] == pytest.approx((1 + 0.5 + 0 + 1 + 0) / 5)
+    assert report.metrics["argument_recall"] == pytest.approx((1 + 1 / 3 + 0 + 1 + 0) / 5)
+    assert report.metrics["argument_f1"] == pytest.approx((1 + 0.4 + 0 + 1 + 0) / 5)
+    assert report.metrics["schema_hit_rate"] == pytest.approx(4 / 5)
+    assert report.metrics["exec_rate"] == pytest.approx(4 / 5)
+    assert report.metrics["ast_accuracy"] == pytest.approx(2 / 5)
+    assert report.metrics["irrelevance_accuracy"] == pytest.approx(1 / 2)
+
+    assert list(report.by_category) == ["irrelevance", "multiple", "simple"]
+    assert report.by_category["simple"]["count"] == 2
+    assert report.by_category["simple"]["argument_f1"] == pytest.approx(0.7)
+    assert report.by_category["simple"]["irrelevance_accuracy"] is None
+    assert report.by_category["multiple"]["parse_rate"] == 0.0
+    assert report.by_category["irrelevance"]["irrelevance_accuracy"] == pytest.approx(0.5)
+
+
+def test_irrelevance_accuracy_is_none_without_no_call_items() -> None:
+    report = summarise([make_score(), make_score(valid=False)], bootstrap_samples=50)
+
+    assert report.metrics["irrelevance_accuracy"] is None
+    assert "irrelevance_accuracy" not in report.ci
+    assert set(report.ci) == set(ITEM_RATES)
+
+
+def test_uncategorised_items_get_their_own_bucket() -> None:
+    report = summarise([make_score(), make_score(category="simple")], bootstrap_samples=0)
+
+    assert report.by_category["uncategorised"]["count"] == 1
+    assert report.by_category["simple"]["count"] == 1
+
+
+def test_empty_input_has_no_rates() -> None:
+    report = summarise([])
+
+    assert report.count == 0
+    assert all(value is None for value in report.metrics.values())
+    assert report.ci == {}
+    assert report.by_category == {}
+
+
+def test_bootstrap_interval_matches_the_normal_approximation() -> None:
+    # 400 Bernoulli(1/2) items: standard error sqrt(0.25/400) = 0.025, so the 95 % interval is
+    # about 0.5 ± 1.96·0.025 = [0.451, 0.549].
+    scores = [make_score(valid=i % 2 == 0) for i in range(400)]
+
+    low, high = summarise(scores, bootstrap_samples=2000).ci["ast_accuracy"]
+
+    assert low == pytest.approx(0.451, abs=0.01)
+    assert high == pytest.approx(0.549, abs=0.01)
+
+
+def test_bootstrap_is_deterministic_per_seed_and_degenerate_on_constants() -> None:
+    scores = [make_score(valid=i % 3 == 0, f1=i / 10) for i in range(11)]
+
+    first = summarise(scores, seed=7)
+    second = summarise(scores, seed=7)
+    other_seed = summarise(scores, seed=8)
+
+    assert first == second
+    assert first.ci != other_seed.ci
+    assert first.ci["parse_rate"] == (1.0, 1.0)  # every item parsed
+    for name in ITEM_RATES:
+        low, high = first.ci[name]
+        value = first.metrics[name]
+        assert value is not None
+        assert 0.0 <= low <= value <= high <= 1.0
+
+
+def test_bootstrap_can_be_disabled_and_rejects_negative_samples() -> None:
+    assert summarise([make_score()], bootstrap_samples=0).ci == {}
+    with pytest.raises(ValueError, match="bootstrap_samples"):
+        summarise([make_score()], bootstrap_samples=-1)
+
+
+def test_large_corpus_bootstrap_runs_in_chunks() -> None:
+    # 50,000 items × 1,000 resamples exceeds one chunk: the interval must still be sane.
+    rng = random.Random(3)
+    scores = [make_score(valid=rng.random() < 0.3) for _ in range(50_000)]
+
+    report = summarise(scores)
+    low, high = report.ci["ast_accuracy"]
+    value = report.metrics["ast_accuracy"]
+
+    assert value is not None
+    # Standard error sqrt(0.3·0.7/50,000) ≈ 0.00205: half-width ≈ 0.004.
+    assert high - low == pytest.approx(2 * 1.96 * math.sqrt(value * (1 - value) / 50_000), rel=0.1)
+
+
+def test_report_to_dict_is_json_ready() -> None:
+    report = summarise([make_score(category="a"), make_score(valid=False, category="b")])
+
+    payload = json.loads(json.dumps(report.to_dict()))
+
+    assert set(payload) == {"count", "metrics", "ci", "by_category"}
+    assert payload["metrics"]["ast_accuracy"] == 0.5
+    assert payload["ci"]["parse_rate"] == [1.0, 1.0]
+    assert payload["by_category"]["b"]["ast_accuracy"] == 0.0
+
+
+def test_error_breakdown_counts_labels_most_frequent_first() -> None:
+    scores = [
+        make_score(valid=False, error_type="schema:missing_required"),
+        make_score(valid=False, error_type="exec:type_mismatch"),
+        make_score(valid=False, error_type="schema:missing_required"),
+        make_score(),
+    ]
+
+    assert error_breakdown(scores) == {"schema:missing_required": 2, "exec:type_mismatch": 1}
+
+
+unit_floats = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+item_scores = st.builds(
+    make_score,
+    parsed=st.booleans(),
+    valid=st.booleans(),
+    name_match=st.booleans(),
+    schema_hit=st.booleans(),
+    exec_ok=st.booleans(),
+    precision=unit_floats,
+    recall=unit_floats,
+    f1=unit_floats,
+    expects_no_call=st.booleans(),
+    category=st.sampled_from([None, "simple", "parallel"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores=st.lists(item_scores, min_size=1, max_size=40), shuffle_seed=st.integers(0, 2**16))
+def test_report_does_not_depend_on_item_order(scores: list[ItemScore], shuffle_seed: int) -> None:
+    shuffled = list(scores)
+    random.Random(shuffle_seed).shuffle(shuffled)
+
+    assert summarise(shuffled, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
