@@ -1,0 +1,162 @@
+"""CLI commands of the training jobs: ``prepare``, ``synth``, ``sft``, ``merge``, ``grpo``.
+
+Registered on the root ``toolgrade`` app by :func:`register`. Heavy imports (torch, trl, peft,
+the core's jsonschema) happen inside the command bodies so ``toolgrade --help`` stays fast.
+Every job loads its YAML config (``--config``, ``--set key=value``, dedicated options), shows
+progress bars, prints a final summary table and writes the summary as JSON into its output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from training.errors import TrainingJobError
+
+_console = Console()
+_errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML file merged over training/configs/<job>.yaml."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a config key: --set lora.r=16 (repeatable)."),
+]
+
+
+@contextmanager
+def job_errors() -> Iterator[None]:
+    """Turn a :class:`TrainingJobError` into a one-line message and exit code 2."""
+    try:
+        yield
+    except TrainingJobError as exc:
+        _errors.print(f"[bold red]error[/] {exc.message} [dim]\\[{exc.label}][/]")
+        raise typer.Exit(code=2) from None
+
+
+def print_summary(title: str, values: Mapping[str, Any]) -> None:
+    """A two-column table: what the job did, in numbers."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in values.items():
+        table.add_row(key, _format_value(value))
+    _console.print(table)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={_format_value(item)}" for key, item in value.items()) or "-"
+    return str(value)
+
+
+def prepare_command(
+    source: Annotated[
+        str | None,
+        typer.Argument(help="Local JSON/JSONL/parquet file or hub id (default from the config)."),
+    ] = None,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where the outputs go.")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer for GRPO prompts (default: the service's model).")
+    ] = None,
+    max_rows: Annotated[int | None, typer.Option(help="Read only the first N rows.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Split seed (default 42).")] = None,
+    hf_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HF_TOKEN", help="Hugging Face token for gated hub datasets.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Turn xLAM rows into LLaMA-Factory ShareGPT, TRL messages and GRPO prompts (90/10 split)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from training.config import PrepareConfig, load_job_config
+    from training.prepare import prepare_dataset
+
+    with job_errors():
+        job = load_job_config(
+            PrepareConfig,
+            "prepare",
+            config,
+            overrides or (),
+            {
+                "source": source,
+                "output_dir": output_dir,
+                "tokenizer": tokenizer,
+                "max_rows": max_rows,
+                "seed": seed,
+                "hf_token": hf_token,
+            },
+        )
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console
+        ) as progress:
+            tasks: dict[str, Any] = {}
+
+            def hook(stage: str, advance: int, total: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(f"{stage} rows", total=total)
+                progress.update(tasks[stage], advance=advance)
+
+            report = prepare_dataset(job, progress=hook)
+    summary = report.to_dict()
+    print_summary(
+        "prepare",
+        {
+            "source": summary["source"],
+            "read": summary["read"],
+            "kept": summary["kept"],
+            "rejected": summary["rejected_total"],
+            "rejected by reason": summary["rejected"],
+            "flagged rows": summary["flagged_rows"],
+            "flags": summary["flagged"],
+            "categories": summary["categories"],
+            "splits": summary["splits"],
+            "output": job.output_dir,
+        },
+    )
+
+
+def synth_command(
+    output: Annotated[Path, typer.Argument(help="JSONL file to write the rows to.")],
+    count: Annotated[int, typer.Option(min=1, help="Number of rows.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Same seed, same rows.")] = 0,
+    max_distractors: Annotated[
+        int, typer.Option(min=0, help="Extra tools offered per row, at most.")
+    ] = 3,
+) -> None:
+    """Generate xLAM-format function-calling rows offline (deterministic)."""
+    import json
+    from collections import Counter
+
+    from rich.progress import track
+
+    from training.prepare import call_shape
+    from training.synth import SynthOptions, iter_rows, write_jsonl
+
+    options = SynthOptions(count=count, seed=seed, max_distractors=max_distractors)
+    rows = list(track(iter_rows(options), total=count, description="generate rows"))
+    write_jsonl(rows, output)
+    shapes = Counter(call_shape(json.loads(row["answers"])) for row in rows)
+    print_summary(
+        "synth", {"rows": len(rows), "shapes": dict(sorted(shapes.items())), "output": output}
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the root ``toolgrade`` app."""
+    app.command("prepare")(prepare_command)
+    app.command("synth")(synth_command)
