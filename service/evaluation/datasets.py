@@ -308,13 +308,17 @@ def _read_bfcl_answers(questions: Path, answers: Path | None) -> dict[str, Any] 
 
 
 def _prepared_split_file(directory: Path) -> Path:
-    """The evaluation split inside a ``toolgrade prepare`` output directory."""
-    for name in ("trl_test.jsonl", "test.jsonl", "eval.jsonl", "validation.jsonl"):
-        for candidate in (directory / name, directory / "trl" / name):
-            if candidate.is_file():
-                return candidate
+    """The held-out split of a ``toolgrade prepare`` output folder: ``trl/eval.jsonl``.
+
+    The TRL rows carry the training system prompt, so the fine-tuned model is evaluated under
+    the prompt it was trained with. A folder that directly holds the split works too.
+    """
+    for folder in (directory / "trl", directory):
+        for name in ("eval.jsonl", "test.jsonl", "validation.jsonl"):
+            if (folder / name).is_file():
+                return folder / name
     raise DatasetError(
-        f"{directory} holds no held-out split (looked for test/eval/validation JSONL)",
+        f"{directory} holds no held-out split (looked for trl/eval.jsonl, eval/test/validation)",
         label="dataset:no_split",
     )
 

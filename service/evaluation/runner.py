@@ -178,8 +178,17 @@ async def _request_item(
             latency_s=time.perf_counter() - started,
             request_error=_describe_error(cause),
         )
-    choice = completion.choices[0]
     usage = completion.usage
+    if not completion.choices:
+        return ItemOutcome(
+            item=item,
+            prediction=None,
+            finish_reason=None,
+            attempts=attempts,
+            latency_s=time.perf_counter() - started,
+            request_error="empty_response: the completion has no choices",
+        )
+    choice = completion.choices[0]
     return ItemOutcome(
         item=item,
         prediction=prediction_from_message(

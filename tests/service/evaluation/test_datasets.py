@@ -166,7 +166,7 @@ def test_prepared_split_takes_the_last_assistant_turn_as_reference(tmp_path: Pat
             "tools": [WEATHER_TOOL],
         },
     ]
-    write_jsonl(tmp_path / "prepared" / "test.jsonl", rows)
+    write_jsonl(tmp_path / "prepared" / "trl" / "eval.jsonl", rows)
     assert detect_format(tmp_path / "prepared") is DatasetFormat.PREPARED
     with_call, without = load_dataset(tmp_path / "prepared")
     assert with_call.messages == tuple(rows[0]["messages"][:2])
@@ -229,3 +229,28 @@ def test_missing_file_and_directory_without_split(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as no_split:
         load_dataset(tmp_path)
     assert no_split.value.label == "dataset:no_split"
+
+
+def test_rows_written_by_toolgrade_prepare_load_with_their_references(tmp_path: Path) -> None:
+    """The real TRL rows of ``prepare`` (training/prepare.py), from the committed xLAM sample."""
+    from service.config import REPO_ROOT
+    from training.prepare import XlamRow, trl_record, validate_row
+
+    sample = REPO_ROOT / "training" / "fixtures" / "xlam_sample.jsonl"
+    raw_rows = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines()]
+    validated = [(raw, validate_row(raw, index)) for index, raw in enumerate(raw_rows)]
+    kept = [(raw, row) for raw, row in validated if isinstance(row, XlamRow)]
+    first_of_id = {pair[1].id: pair for pair in reversed(kept)}  # prepare drops repeats
+    kept = [pair for pair in kept if first_of_id[pair[1].id] is pair]
+    assert len(kept) >= 10  # the sample also holds rows prepare rejects on purpose
+    records = [trl_record(row, "Use the tools.", "Cannot help.") for _, row in kept]
+    write_jsonl(tmp_path / "prepared" / "trl" / "eval.jsonl", records)
+
+    items = load_dataset(tmp_path / "prepared")
+    assert len(items) == len(kept)
+    for item, (raw, row), record in zip(items, kept, records, strict=True):
+        assert item.id == str(raw["id"])
+        assert item.category == record["category"]
+        assert item.messages[0] == {"role": "system", "content": "Use the tools."}
+        assert item.messages[-1] == {"role": "user", "content": raw["query"]}
+        assert item.reference == list(row.answers)
