@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from service.commands import eval as eval_commands
 from service.commands import score
 from training.commands import register as register_training_commands
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 
 # Command registrations: one line per command module (kept sorted).
+app.add_typer(eval_commands.app, name="eval")
 app.command("score")(score.score_command)
 register_training_commands(app)  # prepare, synth, sft, merge, grpo
 
