@@ -156,7 +156,162 @@ def synth_command(
     )
 
 
+def sft_command(
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    model: Annotated[
+        str | None, typer.Option(help="Base model path or hub id (default: the service's).")
+    ] = None,
+    train_file: Annotated[
+        Path | None, typer.Option("--data", "--train-file", help="prepare's trl/train.jsonl.")
+    ] = None,
+    eval_file: Annotated[Path | None, typer.Option(help="prepare's trl/eval.jsonl.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where the adapter goes.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps.")] = None,
+) -> None:
+    """LoRA SFT with TRL + PEFT (defaults: all linear, r32, alpha 64, lr 2e-4, 2x8 batch)."""
+    from training.config import SFTJobConfig, load_job_config
+    from training.sft import run_sft
+
+    with job_errors():
+        job = load_job_config(
+            SFTJobConfig,
+            "sft",
+            config,
+            overrides or (),
+            {
+                "model": model,
+                "train_file": train_file,
+                "eval_file": eval_file,
+                "output_dir": output_dir,
+                "max_steps": max_steps,
+            },
+        )
+        result = run_sft(job)
+    print_summary(
+        "sft",
+        {
+            "base model": result.base_model,
+            "rows": result.train_rows,
+            "steps": result.steps,
+            "epochs": result.epochs,
+            "loss first -> last": f"{result.first_loss} -> {result.last_loss}",
+            "eval loss": result.eval_loss,
+            "trainable params": f"{result.trainable_parameters:,} / {result.total_parameters:,}",
+            "device": f"{result.device} (bf16={result.bf16})",
+            "runtime s": result.runtime_s,
+            "adapter": result.output_dir,
+        },
+    )
+
+
+def merge_command(
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    adapter: Annotated[Path | None, typer.Option(help="The LoRA adapter folder.")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="Base model (default: the adapter's own).")
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where the merged model goes.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="bfloat16 | float16 | float32.")] = None,
+    device_map: Annotated[str | None, typer.Option(help="cpu, auto, cuda:0, ...")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite a non-empty output folder.")] = False,
+) -> None:
+    """Merge a LoRA adapter into its base model, check the logits, save with the tokenizer."""
+    from training.config import MergeConfig, load_job_config
+    from training.merge import run_merge
+
+    with job_errors():
+        job = load_job_config(
+            MergeConfig,
+            "merge",
+            config,
+            overrides or (),
+            {
+                "adapter": adapter,
+                "base_model": base_model,
+                "output_dir": output_dir,
+                "dtype": dtype,
+                "device_map": device_map,
+                "force": force or None,
+            },
+        )
+        result = run_merge(job)
+    print_summary(
+        "merge",
+        {
+            "base model": result.base_model,
+            "adapter": result.adapter,
+            "max |merged - adapter| logit (float32)": f"{result.max_abs_logit_diff:.3g}",
+            f"max |merged - adapter| logit ({result.dtype})": (
+                f"{result.max_abs_logit_diff_after_cast:.3g}"
+            ),
+            "probe tokens": result.probe_tokens,
+            "runtime s": result.runtime_s,
+            "merged model": result.output_dir,
+        },
+    )
+
+
+def grpo_command(
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model to train, usually the merged SFT model.")
+    ] = None,
+    train_file: Annotated[
+        Path | None, typer.Option("--data", "--train-file", help="prepare's grpo/train.jsonl.")
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where the result goes.")] = None,
+    reward_url: Annotated[
+        str | None, typer.Option(help="Base URL of a running ToolGrade service.")
+    ] = None,
+    local_reward: Annotated[
+        bool, typer.Option("--local-reward", help="Compute the reward in-process instead.")
+    ] = False,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N steps.")] = None,
+) -> None:
+    """GRPO with TRL, rewarded by ToolGrade's /reward (or in-process with --local-reward)."""
+    from training.config import GRPOJobConfig, load_job_config
+    from training.grpo import run_grpo
+
+    with job_errors():
+        job = load_job_config(
+            GRPOJobConfig,
+            "grpo",
+            config,
+            overrides or (),
+            {
+                "model": model,
+                "train_file": train_file,
+                "output_dir": output_dir,
+                "reward.url": reward_url,
+                "reward.local": local_reward or None,
+                "max_steps": max_steps,
+            },
+        )
+        result = run_grpo(job)
+    print_summary(
+        "grpo",
+        {
+            "base model": result.base_model,
+            "reward": result.reward_source,
+            "prompts": result.prompts,
+            "steps": result.steps,
+            "reward first -> last": f"{result.first_reward} -> {result.last_reward}",
+            "mean components": result.components,
+            "trainable params": f"{result.trainable_parameters:,} / {result.total_parameters:,}",
+            "device": result.device,
+            "runtime s": result.runtime_s,
+            "output": result.output_dir,
+        },
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the training commands to the root ``toolgrade`` app."""
     app.command("prepare")(prepare_command)
     app.command("synth")(synth_command)
+    app.command("sft")(sft_command)
+    app.command("merge")(merge_command)
+    app.command("grpo")(grpo_command)

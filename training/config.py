@@ -81,7 +81,7 @@ class SFTJobConfig(_Config):
     max_time_s: float | None = Field(default=None, gt=0, description="Stop after this long.")
     max_train_rows: int | None = Field(default=None, gt=0)
     lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    warmup_steps: float = Field(default=0.1, ge=0, description="A ratio below 1, else steps.")
     max_length: int = Field(default=2048, gt=0)
     gradient_checkpointing: bool = True
     bf16: bool | Literal["auto"] = "auto"

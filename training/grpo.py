@@ -1,0 +1,318 @@
+"""``toolgrade grpo``: TRL's ``GRPOTrainer`` rewarded by ToolGrade.
+
+Prompts come from ``prepare``'s ``grpo/*.jsonl``: a ``prompt`` string already rendered with the
+row's own tools (TRL renders conversational prompts with one trainer-wide tool list, which xLAM
+rows do not have) and a ``label`` (``{"answers", "tools"}``) that TRL hands to the reward
+function. The reward is the service's ``POST /reward`` through the client's TRL reward function,
+or, with ``reward.local``, the same computation in-process with the core. The four components
+(``json_parse``, ``schema_hit``, ``exec``, ``semantic``) are logged as ``toolgrade/<component>``
+next to TRL's own ``reward``. A reward that cannot be obtained stops the run with
+``grpo:reward_unavailable``; it never silently becomes 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from training.config import GRPOJobConfig, RewardSettings, dump_config
+from training.errors import TrainingJobError
+from training.runtime import count_parameters, resolve_model, select_precision, write_summary
+
+SUMMARY_FILE = "toolgrade_grpo.json"
+COMPONENT_METRIC = "toolgrade/{component}"
+PROMPT_COLUMNS = ("prompt", "label")
+
+# A call every profile scores 1.0: used to check the reward source before loading a model.
+PREFLIGHT_COMPLETION = '<tool_call>\n{"name": "ping", "arguments": {"n": 1}}\n</tool_call>'
+PREFLIGHT_LABEL = json.dumps(
+    {
+        "answers": [{"name": "ping", "arguments": {"n": 1}}],
+        "tools": [{"name": "ping", "description": "", "parameters": {"n": {"type": "int"}}}],
+    }
+)
+
+RewardFunction = Callable[..., list[float]]
+
+
+class RewardUnavailableError(TrainingJobError):
+    """The reward for a batch could not be obtained (service down, bad answer, non-finite)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, label="grpo:reward_unavailable")
+
+
+@dataclass(frozen=True)
+class GRPOResult:
+    """What a GRPO run did."""
+
+    output_dir: str
+    base_model: str
+    reward_source: str
+    prompts: int
+    steps: int
+    runtime_s: float
+    first_reward: float | None
+    last_reward: float | None
+    mean_reward: float | None
+    components: dict[str, float]
+    trainable_parameters: int
+    total_parameters: int
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _log_components(breakdowns: Mapping[str, Sequence[float]], kwargs: Mapping[str, Any]) -> None:
+    """Report each component's batch mean through TRL's ``log_metric`` hook (when given)."""
+    log_metric = kwargs.get("log_metric")
+    log_extra = kwargs.get("log_extra")
+    for component, values in breakdowns.items():
+        if not values:
+            continue
+        if callable(log_metric):
+            log_metric(COMPONENT_METRIC.format(component=component), sum(values) / len(values))
+        if callable(log_extra):
+            log_extra(component, list(values))
+
+
+def _checked(rewards: Sequence[Any], expected: int, source: str) -> list[float]:
+    if len(rewards) != expected:
+        raise RewardUnavailableError(
+            f"{source} returned {len(rewards)} rewards for {expected} completions"
+        )
+    checked = []
+    for value in rewards:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise RewardUnavailableError(f"{source} returned a non-numeric reward {value!r}")
+        checked.append(float(value))
+    return checked
+
+
+def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> RewardFunction:
+    """The reward computed in-process with the core (the numbers ``/reward`` returns).
+
+    Example:
+        >>> reward = local_reward_function("seed", None)
+        >>> reward(prompts=["p"], completions=[PREFLIGHT_COMPLETION], label=[PREFLIGHT_LABEL])
+        [1.0]
+    """
+    from service.core.rewards import REWARD_COMPONENTS, compute_rewards, get_tool_call_reward
+
+    name = get_tool_call_reward(profile, weights).__name__  # validates profile and weights
+
+    def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
+        try:
+            breakdowns = compute_rewards(completions, label, weights=weights, profile=profile)
+        except Exception as exc:  # a malformed label is a data bug: stop, don't score 0
+            raise RewardUnavailableError(f"the local reward failed: {exc}") from exc
+        _log_components({c: [getattr(b, c) for b in breakdowns] for c in REWARD_COMPONENTS}, kwargs)
+        return _checked([b.reward for b in breakdowns], len(completions), "the local reward")
+
+    reward.__name__ = reward.__qualname__ = name
+    return reward
+
+
+def remote_reward_function(settings: RewardSettings) -> RewardFunction:
+    """The client's TRL reward function calling ``POST {url}/reward``, failures made loud."""
+    from clients import make_trl_reward_function  # type: ignore[attr-defined]
+
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    client_reward = make_trl_reward_function(
+        settings.url,
+        api_key=api_key or os.environ.get("TOOLGRADE_API_KEY") or None,
+        profile=settings.profile,
+        weights=settings.weights,
+        timeout=settings.timeout_s,
+    )
+
+    def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
+        try:
+            rewards = client_reward(completions=completions, label=label, **kwargs)
+        except RewardUnavailableError:
+            raise
+        except Exception as exc:
+            raise RewardUnavailableError(
+                f"no reward from {settings.url}/reward: {type(exc).__name__}: {exc}"
+            ) from exc
+        return _checked(rewards, len(completions), f"{settings.url}/reward")
+
+    reward.__name__ = reward.__qualname__ = getattr(client_reward, "__name__", "toolgrade_reward")
+    return reward
+
+
+def build_reward_function(settings: RewardSettings) -> RewardFunction:
+    """The reward GRPO optimises, checked once on a known call before training starts.
+
+    Raises:
+        RewardUnavailableError: the source cannot be reached or answers nonsense.
+        TrainingJobError: ``grpo:invalid_reward_config`` for an unknown profile or bad weights.
+    """
+    from service.core.errors import ToolGradeError
+
+    try:
+        reward = (
+            local_reward_function(settings.profile, settings.weights)
+            if settings.local
+            else remote_reward_function(settings)
+        )
+    except ToolGradeError as exc:
+        raise TrainingJobError(
+            f"invalid reward settings: {exc.message}", label="grpo:invalid_reward_config"
+        ) from exc
+    preflight = reward(prompts=[""], completions=[PREFLIGHT_COMPLETION], label=[PREFLIGHT_LABEL])
+    if preflight != [1.0]:
+        raise RewardUnavailableError(
+            f"the reward source scored a perfect call {preflight}, expected [1.0]"
+        )
+    return reward
+
+
+def load_prompts(path: Path, limit: int | None = None) -> Any:
+    """A ``datasets.Dataset`` with ``prompt`` and ``label`` from a ``grpo/*.jsonl`` split."""
+    import datasets
+
+    if not path.is_file():
+        raise TrainingJobError(
+            f"{path} does not exist; run `toolgrade prepare` first", label="grpo:data_not_found"
+        )
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train")
+    missing = [column for column in PROMPT_COLUMNS if column not in dataset.column_names]
+    if missing:
+        raise TrainingJobError(
+            f"{path} lacks columns {missing} (expected prepare's grpo/*.jsonl)",
+            label="grpo:invalid_data",
+        )
+    dataset = dataset.select_columns(list(PROMPT_COLUMNS))
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    return dataset
+
+
+def reward_history(log_history: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+    """Per logged step: ``reward`` and each ``toolgrade/<component>`` mean."""
+    rows = []
+    for entry in log_history:
+        if "reward" not in entry:
+            continue
+        row = {"step": float(entry.get("step", len(rows) + 1)), "reward": float(entry["reward"])}
+        for key, value in entry.items():
+            if key.startswith("toolgrade/"):
+                row[key.removeprefix("toolgrade/")] = float(value)
+        rows.append(row)
+    return rows
+
+
+def run_grpo(config: GRPOJobConfig, *, callbacks: tuple[Any, ...] = ()) -> GRPOResult:
+    """Train with GRPO and save the result (a LoRA adapter unless ``lora`` is null).
+
+    Raises:
+        TrainingJobError: ``grpo:reward_unavailable`` (before or during training),
+            ``grpo:data_not_found``, ``grpo:invalid_data``, ``grpo:invalid_batch``,
+            ``grpo:invalid_reward_config``, ``training:model_not_found``.
+    """
+    reward = build_reward_function(config.reward)
+    dataset = load_prompts(config.train_file, config.max_prompts)
+    base_model = resolve_model(config.model)
+
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    precision = select_precision(config.bf16)
+    try:
+        args = GRPOConfig(
+            output_dir=str(config.output_dir),
+            learning_rate=config.learning_rate,
+            per_device_train_batch_size=config.per_device_train_batch_size,
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
+            num_train_epochs=config.num_train_epochs,
+            max_steps=config.max_steps,
+            num_generations=config.num_generations,
+            beta=config.beta,
+            max_completion_length=config.max_completion_length,
+            temperature=config.temperature,
+            gradient_checkpointing=config.gradient_checkpointing,
+            bf16=precision.bf16,
+            fp16=False,
+            use_cpu=precision.use_cpu,
+            use_vllm=config.use_vllm,
+            vllm_mode=config.vllm_mode,
+            logging_steps=config.logging_steps,
+            save_steps=config.save_steps,
+            seed=config.seed,
+            report_to="none",
+            **config.trainer_args,
+        )
+    except ValueError as exc:
+        raise TrainingJobError(f"invalid GRPO settings: {exc}", label="grpo:invalid_batch") from exc
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    model = AutoModelForCausalLM.from_pretrained(
+        base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
+    )
+    peft_config = (
+        LoraConfig(
+            r=config.lora.r,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+            task_type="CAUSAL_LM",
+        )
+        if config.lora is not None
+        else None
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=list(callbacks),
+    )
+    trainable, total = count_parameters(trainer.model)
+    started = time.monotonic()
+    trainer.train()
+    runtime_s = time.monotonic() - started
+    trainer.save_model(str(config.output_dir))
+    tokenizer.save_pretrained(str(config.output_dir))
+    history = reward_history(trainer.state.log_history)
+    rewards = [row["reward"] for row in history]
+    components = {
+        key: sum(row[key] for row in history if key in row) / len(history)
+        for key in ("json_parse", "schema_hit", "exec", "semantic")
+        if history and any(key in row for row in history)
+    }
+    result = GRPOResult(
+        output_dir=str(config.output_dir),
+        base_model=base_model,
+        reward_source="local" if config.reward.local else f"{config.reward.url}/reward",
+        prompts=len(dataset),
+        steps=trainer.state.global_step,
+        runtime_s=round(runtime_s, 2),
+        first_reward=rewards[0] if rewards else None,
+        last_reward=rewards[-1] if rewards else None,
+        mean_reward=sum(rewards) / len(rewards) if rewards else None,
+        components=components,
+        trainable_parameters=trainable,
+        total_parameters=total,
+        device=precision.device,
+    )
+    write_summary(
+        config.output_dir / SUMMARY_FILE,
+        {
+            **result.to_dict(),
+            "reward_history": history,
+            "config": dump_config(config),
+            "log_history": trainer.state.log_history,
+        },
+    )
+    return result

@@ -1,0 +1,192 @@
+"""``toolgrade sft``: LoRA supervised fine-tuning with TRL's ``SFTTrainer`` and PEFT.
+
+Trains on ``prepare``'s TRL split (``messages`` with assistant ``tool_calls`` turns and a
+per-row ``tools`` JSON string). Defaults follow the seed's LLaMA-Factory config: LoRA on every
+linear layer, rank 32, alpha 64, lr 2e-4, batch 2 x grad-accum 8, gradient checkpointing, bf16
+where supported, loss on assistant turns only. With no GPU it runs on the CPU. The output folder
+holds the adapter, the tokenizer (chat template included) and ``toolgrade_sft.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from training.config import SFTJobConfig, dump_config
+from training.errors import TrainingJobError
+from training.runtime import (
+    count_parameters,
+    make_time_limit_callback,
+    resolve_model,
+    score_only_labelled_tokens_on_cpu,
+    select_precision,
+    write_summary,
+)
+
+SUMMARY_FILE = "toolgrade_sft.json"
+TRAINING_COLUMNS = ("messages", "tools")
+
+
+@dataclass(frozen=True)
+class SFTResult:
+    """What an SFT run did."""
+
+    output_dir: str
+    base_model: str
+    train_rows: int
+    eval_rows: int
+    steps: int
+    epochs: float
+    train_loss: float | None
+    first_loss: float | None
+    last_loss: float | None
+    eval_loss: float | None
+    runtime_s: float
+    trainable_parameters: int
+    total_parameters: int
+    device: str
+    bf16: bool
+    assistant_only_loss: bool
+    stopped_by_time_limit: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_conversations(path: Path, limit: int | None = None) -> Any:
+    """A ``datasets.Dataset`` of ``messages``/``tools`` rows from a TRL JSONL split."""
+    import datasets
+
+    if not path.is_file():
+        raise TrainingJobError(
+            f"{path} does not exist; run `toolgrade prepare` first", label="sft:data_not_found"
+        )
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train")
+    missing = [column for column in ("messages",) if column not in dataset.column_names]
+    if missing:
+        raise TrainingJobError(
+            f"{path} has no {missing[0]!r} column (expected prepare's trl/*.jsonl)",
+            label="sft:invalid_data",
+        )
+    dataset = dataset.select_columns([c for c in TRAINING_COLUMNS if c in dataset.column_names])
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    return dataset
+
+
+def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResult:
+    """Fine-tune a LoRA adapter and save it with the tokenizer.
+
+    Args:
+        config: The job configuration.
+        callbacks: Extra ``transformers.TrainerCallback`` objects.
+
+    Returns:
+        The run's summary, also written to ``<output_dir>/toolgrade_sft.json``.
+
+    Raises:
+        TrainingJobError: ``sft:data_not_found``, ``sft:invalid_data``,
+            ``sft:chat_template_not_trainable``, ``training:model_not_found``.
+    """
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    base_model = resolve_model(config.model)
+    train_dataset = load_conversations(config.train_file, config.max_train_rows)
+    eval_dataset = load_conversations(config.eval_file) if config.eval_file else None
+    precision = select_precision(config.bf16)
+    if precision.use_cpu:
+        score_only_labelled_tokens_on_cpu()
+    args = SFTConfig(
+        output_dir=str(config.output_dir),
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        per_device_eval_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        lr_scheduler_type=config.lr_scheduler_type,
+        warmup_steps=config.warmup_steps,
+        max_length=config.max_length,
+        gradient_checkpointing=config.gradient_checkpointing,
+        bf16=precision.bf16,
+        fp16=False,
+        use_cpu=precision.use_cpu,
+        assistant_only_loss=config.assistant_only_loss,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        eval_strategy="epoch" if eval_dataset is not None else "no",
+        seed=config.seed,
+        report_to="none",
+        **config.trainer_args,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    model = AutoModelForCausalLM.from_pretrained(
+        base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
+    )
+    peft_config = LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    time_limit = make_time_limit_callback(config.max_time_s) if config.max_time_s else None
+    try:
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[*callbacks, *([time_limit] if time_limit else [])],
+        )
+    except ValueError as exc:
+        if "chat template" in str(exc).lower():
+            raise TrainingJobError(
+                f"{base_model}'s chat template cannot mask assistant turns ({exc}); set "
+                "assistant_only_loss: false or use a template with {% generation %} markers",
+                label="sft:chat_template_not_trainable",
+            ) from exc
+        raise
+    trainable, total = count_parameters(trainer.model)
+    started = time.monotonic()
+    train_output = trainer.train()
+    runtime_s = time.monotonic() - started
+    eval_loss = trainer.evaluate()["eval_loss"] if eval_dataset is not None else None
+    trainer.save_model(str(config.output_dir))
+    tokenizer.save_pretrained(str(config.output_dir))
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    result = SFTResult(
+        output_dir=str(config.output_dir),
+        base_model=base_model,
+        train_rows=len(train_dataset),
+        eval_rows=len(eval_dataset) if eval_dataset is not None else 0,
+        steps=trainer.state.global_step,
+        epochs=float(trainer.state.epoch or 0.0),
+        train_loss=float(train_output.training_loss) if train_output.training_loss else None,
+        first_loss=float(losses[0]) if losses else None,
+        last_loss=float(losses[-1]) if losses else None,
+        eval_loss=float(eval_loss) if eval_loss is not None else None,
+        runtime_s=round(runtime_s, 2),
+        trainable_parameters=trainable,
+        total_parameters=total,
+        device=precision.device,
+        bf16=precision.bf16,
+        assistant_only_loss=config.assistant_only_loss,
+        stopped_by_time_limit=bool(time_limit and time_limit.hit),
+    )
+    write_summary(
+        config.output_dir / SUMMARY_FILE,
+        {
+            **result.to_dict(),
+            "config": dump_config(config),
+            "log_history": trainer.state.log_history,
+        },
+    )
+    return result
