@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -118,7 +119,7 @@ _TOOL_CACHE: dict[bytes, ToolSpec] = {}
 _TOOLS_STRING_CACHE: dict[str, dict[str, ToolSpec]] = {}
 _VALIDATOR_CACHE: dict[bytes, Validator] = {}
 # id(json_schema) -> (json_schema, validator); the schema is held so its id cannot be reused.
-_VALIDATOR_BY_ID: dict[int, tuple[Mapping[str, Any], Validator]] = {}
+_VALIDATOR_BY_ID: dict[int, tuple[Mapping[str, Any], Validator, bytes]] = {}
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -619,18 +620,43 @@ def _from_xlam(
 # --------------------------------------------------------------------------------------------
 
 
-def _validator_for(spec: ToolSpec) -> Validator:
+# Keywords that never affect validity; dropped from the schema a validator walks.
+_ANNOTATIONS: Final = frozenset({"description", "title", "default", "examples", "$comment"})
+_VERDICTS: dict[tuple[bytes, bytes], str | None] = {}
+
+
+def _without_annotations(schema: Any) -> Any:
+    """A copy of ``schema`` without annotation keywords, at every schema position."""
+    if not isinstance(schema, Mapping):
+        return schema
+    stripped: dict[str, Any] = {}
+    for keyword, value in schema.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        if keyword in _SCHEMA_VALUED:
+            stripped[keyword] = _without_annotations(value)
+        elif keyword in _SCHEMA_LIST_VALUED and isinstance(value, list):
+            stripped[keyword] = [_without_annotations(item) for item in value]
+        elif keyword in _SCHEMA_MAP_VALUED and isinstance(value, Mapping):
+            stripped[keyword] = {key: _without_annotations(item) for key, item in value.items()}
+        else:
+            stripped[keyword] = value
+    return stripped
+
+
+def _validator_for(spec: ToolSpec) -> tuple[Validator, bytes]:
+    """The cached validator of a spec's schema and the schema's canonical key."""
     schema = spec.json_schema
     entry = _VALIDATOR_BY_ID.get(id(schema))
     if entry is not None and entry[0] is schema:
-        return entry[1]
+        return entry[1], entry[2]
     key = _canonical_json(schema)
     validator = _VALIDATOR_CACHE.get(key)
     if validator is None:
-        validator = _ArgumentsValidator(schema)
+        validator = _ArgumentsValidator(_without_annotations(schema))
         _remember(_VALIDATOR_CACHE, key, validator)
-    _remember(_VALIDATOR_BY_ID, id(schema), (schema, validator))
-    return validator
+    _remember(_VALIDATOR_BY_ID, id(schema), (schema, validator, key))
+    return validator, key
 
 
 def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
@@ -639,7 +665,8 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     Validation uses ``jsonschema`` (Draft 2020-12, no format checking) with one cached
     validator per distinct schema. Required parameters, types, enums and unknown parameters
     all count. JSON Schema's own rules apply: ``5.0`` is an integer, an int is a number, a
-    boolean is neither.
+    boolean is neither. Verdicts are remembered per distinct (schema, arguments), so a
+    repeated call (many samples of one prompt in RL) is validated once.
 
     Args:
         spec: the normalised tool.
@@ -660,12 +687,46 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
         >>> validate_arguments(spec, {"age": 30})
         'schema:missing_required'
     """
-    validator = _validator_for(spec)
     if not isinstance(arguments, Mapping):
         return "schema:type_mismatch"
-    if validator.is_valid(arguments):
+    validator, schema_key = _validator_for(spec)
+    arguments_key = _arguments_key(arguments)
+    if arguments_key is None:
+        return _validate(validator, arguments)
+    key = (schema_key, arguments_key)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    verdict = _validate(validator, arguments)
+    _remember(_VERDICTS, key, verdict)
+    return verdict
+
+
+def _arguments_key(arguments: Mapping[str, Any]) -> bytes | None:
+    """Canonical JSON of the arguments, or None when it would not identify them exactly."""
+    try:
+        key = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return None  # non-JSON values, huge integers
+    # orjson writes NaN and infinities as null: such arguments are not remembered.
+    if b"null" in key and _has_non_finite_float(arguments):
         return None
+    return key
+
+
+def _has_non_finite_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite_float(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite_float(item) for item in value)
+    return False
+
+
+def _validate(validator: Validator, arguments: Mapping[str, Any]) -> str | None:
     labels = {_label_for(error) for error in validator.iter_errors(arguments)}
+    if not labels:
+        return None
     return next(label for label in _LABEL_PRIORITY if label in labels)
 
 

@@ -1,0 +1,393 @@
+"""Tool-schema normalisation (OpenAI, BFCL, xLAM) and jsonschema-backed argument validation."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from service.core import schema as schema_module
+from service.core.errors import InvalidToolSchemaError
+from service.core.schema import (
+    normalise_tool,
+    normalise_tools,
+    validate_arguments,
+    xlam_type_to_json_schema,
+)
+
+WEATHER_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "City name"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer", "minimum": 1},
+    },
+    "required": ["city"],
+}
+
+
+# ---------------------------------------------------------------------------- input forms
+
+
+def test_openai_and_plain_forms_normalise_to_the_same_spec() -> None:
+    openai = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather",
+            "parameters": WEATHER_PARAMETERS,
+            "strict": True,
+        },
+    }
+    plain = {"name": "get_weather", "description": "Weather", "parameters": WEATHER_PARAMETERS}
+
+    openai_spec, plain_spec = normalise_tool(openai), normalise_tool(plain)
+
+    assert openai_spec == plain_spec
+    assert openai_spec.name == "get_weather"
+    assert openai_spec.description == "Weather"
+    assert openai_spec.required == frozenset({"city"})
+    assert set(openai_spec.parameters) == {"city", "unit", "days"}
+    assert openai_spec.json_schema["additionalProperties"] is False
+    assert openai_spec.json_schema["required"] == ["city"]
+
+
+def test_bfcl_type_names_are_mapped_at_every_depth() -> None:
+    tool = {
+        "name": "plan",
+        "parameters": {
+            "type": "dict",
+            "properties": {
+                "ratio": {"type": "float"},
+                "point": {"type": "tuple", "items": {"type": "float"}},
+                "anything": {"type": "any"},
+                "options": {
+                    "type": "dict",
+                    "properties": {
+                        "weights": {"type": "array", "items": {"type": "float"}},
+                        "label": {"type": "String"},
+                    },
+                },
+                "stops": {"type": "array", "items": {"type": "dict", "properties": {}}},
+            },
+            "required": ["ratio"],
+        },
+    }
+
+    parameters = normalise_tool(tool).parameters
+
+    assert parameters["ratio"] == {"type": "number"}
+    assert parameters["point"] == {"type": "array", "items": {"type": "number"}}
+    assert parameters["anything"] == {}
+    assert parameters["options"]["type"] == "object"
+    assert parameters["options"]["properties"]["weights"]["items"] == {"type": "number"}
+    assert parameters["options"]["properties"]["label"] == {"type": "string"}
+    assert parameters["stops"]["items"]["type"] == "object"
+
+
+def test_an_explicit_additional_properties_is_respected() -> None:
+    parameters = {**WEATHER_PARAMETERS, "additionalProperties": True}
+    spec = normalise_tool({"name": "w", "parameters": parameters})
+    assert validate_arguments(spec, {"city": "Oslo", "extra": 1}) is None
+
+
+def test_a_tool_without_parameters_takes_no_arguments() -> None:
+    spec = normalise_tool({"name": "now"})
+    assert spec.parameters == {}
+    assert spec.required == frozenset()
+    assert validate_arguments(spec, {}) is None
+    assert validate_arguments(spec, {"tz": "UTC"}) == "schema:unknown_parameter"
+
+
+def test_xlam_requiredness_follows_optional_suffix_and_default() -> None:
+    tool = {
+        "name": "search",
+        "description": "Search the web",
+        "parameters": {
+            "query": {"type": "str", "description": "What to look for"},
+            "limit": {"type": "int, optional", "description": "Max results"},
+            "lang": {"type": "str", "description": "Language", "default": "en"},
+            "region": {"type": "List[str], optional"},
+        },
+    }
+
+    spec = normalise_tool(tool)
+
+    assert spec.required == frozenset({"query"})
+    assert spec.parameters["limit"] == {"type": "integer", "description": "Max results"}
+    assert spec.parameters["lang"]["default"] == "en"
+    assert spec.parameters["region"] == {"type": "array", "items": {"type": "string"}}
+    assert spec.json_schema["required"] == ["query"]
+
+
+@pytest.mark.parametrize(
+    ("type_string", "expected"),
+    [
+        ("str", {"type": "string"}),
+        ("int", {"type": "integer"}),
+        ("float", {"type": "number"}),
+        ("bool", {"type": "boolean"}),
+        ("list", {"type": "array"}),
+        ("List", {"type": "array"}),
+        ("List[int]", {"type": "array", "items": {"type": "integer"}}),
+        (
+            "List[List[str]]",
+            {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+        ),
+        ("List[Union[int, float]]", {"type": "array", "items": {"type": ["integer", "number"]}}),
+        (
+            "Tuple[float, float]",
+            {
+                "type": "array",
+                "prefixItems": [{"type": "number"}, {"type": "number"}],
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        ),
+        (
+            "List[Tuple[float, float]]",
+            {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "number"}, {"type": "number"}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+        ),
+        ("Tuple[int, ...]", {"type": "array", "items": {"type": "integer"}}),
+        ("Dict", {"type": "object"}),
+        ("dict", {"type": "object"}),
+        ("Dict[str, int]", {"type": "object", "additionalProperties": {"type": "integer"}}),
+        ("Dict[str, Any]", {"type": "object"}),
+        ("set", {"type": "array", "uniqueItems": True}),
+        ("Set[str]", {"type": "array", "uniqueItems": True, "items": {"type": "string"}}),
+        ("Optional[str]", {"type": ["string", "null"]}),
+        ("int | None", {"type": ["integer", "null"]}),
+        (
+            "Union[str, List[str]]",
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        ),
+        ("Literal['asc', 'desc']", {"enum": ["asc", "desc"]}),
+        ("typing.List[int]", {"type": "array", "items": {"type": "integer"}}),
+        ("Any", {}),
+        ("Callable[[float], float]", {}),
+        ("Union[int, Any]", {}),
+        ("SomeCustomClass", {}),
+        ("a list of strings", {}),
+        ("int, optional", {"type": "integer"}),
+        ("List[int], optional", {"type": "array", "items": {"type": "integer"}}),
+        ("Callable[[float], float], optional", {}),
+    ],
+)
+def test_xlam_type_strings_map_to_json_schema(type_string: str, expected: dict[str, Any]) -> None:
+    assert xlam_type_to_json_schema(type_string) == expected
+
+
+def test_every_mapped_xlam_type_is_a_valid_json_schema() -> None:
+    for type_string in ["List[Union[int, float]]", "Tuple[float, float]", "Dict[str, List[int]]"]:
+        Draft202012Validator.check_schema(xlam_type_to_json_schema(type_string))
+
+
+def test_tools_arrive_as_json_string_list_single_object_or_nothing() -> None:
+    tools = [
+        {"name": "add", "parameters": {"a": {"type": "int"}, "b": {"type": "int"}}},
+        {"type": "function", "function": {"name": "neg", "parameters": WEATHER_PARAMETERS}},
+    ]
+
+    from_list = normalise_tools(tools)
+    from_string = normalise_tools(json.dumps(tools))
+
+    assert list(from_list) == ["add", "neg"]
+    assert from_string == from_list
+    assert normalise_tools(tools[0]) == {"add": from_list["add"]}
+    assert normalise_tools(None) == {}
+    assert normalise_tools("") == {}
+    assert normalise_tools([]) == {}
+
+
+def test_normalised_tools_are_cached_per_distinct_schema() -> None:
+    tool = {"name": "cached_tool", "parameters": {"x": {"type": "int"}}}
+    same_tool_again = json.loads(json.dumps(tool))
+
+    assert normalise_tool(tool) is normalise_tool(same_tool_again)
+    assert normalise_tools([tool])["cached_tool"] is normalise_tool(tool)
+
+
+def test_one_validator_is_built_per_distinct_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Any] = []
+    real_class = schema_module._ArgumentsValidator
+
+    def counting_class(schema: Any) -> Any:
+        built.append(schema)
+        return real_class(schema)
+
+    monkeypatch.setattr(schema_module, "_ArgumentsValidator", counting_class)
+    first = normalise_tool({"name": "validator_probe_a", "parameters": {"q": {"type": "str"}}})
+    # A different tool (other name) with the very same JSON Schema shares the validator.
+    second = normalise_tool({"name": "validator_probe_b", "parameters": {"q": {"type": "str"}}})
+
+    for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b"}):
+        validate_arguments(first, arguments)
+        validate_arguments(second, arguments)
+
+    assert len(built) == 1
+
+
+@pytest.mark.parametrize(
+    ("tools", "label"),
+    [
+        ("[not json", "schema:invalid_json"),
+        ('"a string"', "schema:invalid_tools"),
+        (42, "schema:invalid_tools"),
+        ([42], "schema:invalid_tool"),
+        ([{"description": "no name"}], "schema:invalid_tool"),
+        ([{"name": ""}], "schema:invalid_tool"),
+        ([{"name": "f", "parameters": "x"}], "schema:invalid_parameters"),
+        ([{"name": "f", "parameters": {"type": "array"}}], "schema:invalid_parameters"),
+        (
+            [{"name": "f", "parameters": {"type": "object", "required": "x"}}],
+            "schema:invalid_parameters",
+        ),
+        (
+            [
+                {
+                    "name": "f",
+                    "parameters": {"type": "object", "properties": {"x": {"type": "blob"}}},
+                }
+            ],
+            "schema:unknown_type",
+        ),
+        (
+            [{"name": "f", "parameters": {"type": "object", "properties": {"x": {"enum": 5}}}}],
+            "schema:invalid_json_schema",
+        ),
+        ([{"name": "f", "parameters": {"x": "int"}}], "schema:invalid_parameters"),
+        (
+            [{"name": "f", "parameters": {"a": {"type": "int"}}}, {"name": "f"}],
+            "schema:duplicate_tool",
+        ),
+        ([{"name": "f", "parameters": {"x": {1, 2}}}], "schema:invalid_tool"),
+    ],
+)
+def test_malformed_tools_raise_a_labelled_error(tools: Any, label: str) -> None:
+    with pytest.raises(InvalidToolSchemaError) as raised:
+        normalise_tools(tools)
+    assert raised.value.label == label
+    assert raised.value.status_code == 400
+
+
+def test_the_same_tool_twice_is_kept_once() -> None:
+    tool = {"name": "twice", "parameters": {"a": {"type": "int"}}}
+    assert list(normalise_tools([tool, dict(tool)])) == ["twice"]
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+@pytest.fixture(scope="module")
+def profile_spec() -> Any:
+    return normalise_tool(
+        {
+            "name": "update_profile",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "age": {"type": "integer", "minimum": 0},
+                    "height": {"type": "number"},
+                    "role": {"type": "string", "enum": ["admin", "user"]},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "nickname": {"type": ["string", "null"]},
+                },
+                "required": ["name"],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "label"),
+    [
+        ({"name": "Ada", "age": 30}, None),
+        ({"name": "Ada", "age": "30"}, "schema:type_mismatch"),  # the seed's exec example
+        ({"name": "Ada", "age": True}, "schema:type_mismatch"),  # a bool is not an integer
+        ({"name": "Ada", "age": 30.0}, None),  # JSON Schema: 30.0 is an integer
+        ({"name": "Ada", "height": 170}, None),  # an int is a number
+        ({"name": "Ada", "tags": ("a", "b")}, None),  # a tuple is an array
+        ({"name": "Ada", "tags": ["a", 1]}, "schema:type_mismatch"),
+        ({"name": "Ada", "nickname": None}, None),
+        ({"age": 30}, "schema:missing_required"),
+        ({"name": "Ada", "email": "a@b.c"}, "schema:unknown_parameter"),
+        ({"name": "Ada", "role": "root"}, "schema:enum_mismatch"),
+        ({"name": "Ada", "age": -1}, "schema:invalid_value"),
+        # Several failures: the most fundamental one names the call.
+        ({"age": "x", "email": 1}, "schema:missing_required"),
+        ({"name": "Ada", "email": 1, "age": "x"}, "schema:unknown_parameter"),
+        ({"name": 5, "role": "root"}, "schema:type_mismatch"),
+    ],
+)
+def test_validate_arguments_labels(
+    profile_spec: Any, arguments: dict[str, Any], label: str | None
+) -> None:
+    assert validate_arguments(profile_spec, arguments) == label
+    # Remembered verdicts are the same verdicts.
+    assert validate_arguments(profile_spec, arguments) == label
+
+
+def test_union_failures_are_labelled_by_their_branches() -> None:
+    spec = normalise_tool({"name": "u", "parameters": {"v": {"type": "Union[str, List[str]]"}}})
+    assert validate_arguments(spec, {"v": ["a"]}) is None
+    assert validate_arguments(spec, {"v": 3}) == "schema:type_mismatch"
+
+
+def test_xlam_tuple_and_set_arguments_are_checked_faithfully() -> None:
+    spec = normalise_tool(
+        {
+            "name": "geo",
+            "parameters": {"point": {"type": "Tuple[float, float]"}, "ids": {"type": "set"}},
+        }
+    )
+    assert validate_arguments(spec, {"point": [1.5, 2], "ids": [1, 2]}) is None
+    assert validate_arguments(spec, {"point": [1.5], "ids": [1]}) == "schema:invalid_value"
+    assert validate_arguments(spec, {"point": [1.5, "x"], "ids": [1]}) == "schema:type_mismatch"
+    assert validate_arguments(spec, {"point": [1, 2], "ids": [1, 1]}) == "schema:invalid_value"
+
+
+def test_nan_is_not_remembered_as_null() -> None:
+    spec = normalise_tool({"name": "nullable", "parameters": {"v": {"type": "None"}}})
+    assert validate_arguments(spec, {"v": None}) is None
+    assert validate_arguments(spec, {"v": math.nan}) == "schema:type_mismatch"
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arguments=st.dictionaries(
+        st.sampled_from(["name", "age", "height", "role", "tags", "nickname", "other"]),
+        JSON_VALUES | st.sampled_from(["admin", "user", 3, 2.5]),
+        max_size=4,
+    )
+)
+def test_verdicts_agree_with_plain_jsonschema(profile_spec: Any, arguments: dict[str, Any]) -> None:
+    """Caching, annotation stripping and the tuple-aware checker never change validity."""
+    plain = Draft202012Validator(dict(profile_spec.json_schema))
+    assert (validate_arguments(profile_spec, arguments) is None) == plain.is_valid(arguments)
