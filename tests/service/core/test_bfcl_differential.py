@@ -182,42 +182,59 @@ def test_perturbations_mean_what_they_say(outcomes: list[Outcome]) -> None:
             assert not outcome.ours.valid, outcome.candidate.item.item_id
 
 
-def test_greedy_pairing_is_the_known_disagreement() -> None:
-    """A reordering BFCL rejects (greedy) that has a valid one-to-one pairing."""
+def _directed_outcome(
+    properties: dict[str, Any], answer: list[dict[str, Any]], arguments: list[dict[str, Any]]
+) -> Outcome:
+    """One hand-made parallel item (tool ``f``), judged by BFCL's checker and by ToolGrade."""
+    parameters = {"type": "dict", "properties": properties, "required": []}
     item = BfclItem(
-        item_id="directed_greedy",
+        item_id="directed",
         category="parallel",
-        functions=[
-            {
-                "name": "split",
-                "description": "",
-                "parameters": {
-                    "type": "dict",
-                    "properties": {"x": {"type": "integer"}},
-                    "required": ["x"],
-                },
-            }
-        ],
-        possible_answer=[{"split": {"x": [1, 2]}}, {"split": {"x": [1]}}],
+        functions=[{"name": "f", "description": "", "parameters": parameters}],
+        possible_answer=[{"f": params} for params in answer],
     )
     candidate = BfclCandidate(
         item,
         "directed",
-        prediction=[
-            {"name": "split", "arguments": json.dumps({"x": 1})},
-            {"name": "split", "arguments": {"x": 2}},
-        ],
-        model_output=[{"split": {"x": 1}}, {"split": {"x": 2}}],
+        prediction=[{"name": "f", "arguments": json.dumps(args)} for args in arguments],
+        model_output=[{"f": args} for args in arguments],
     )
     calls = tool_calls_from_prediction(candidate.prediction)
     reference = reference_from_possible_answer(item.possible_answer)
     tools = normalise_tools(item.functions)
     ours = match_calls(calls, reference, tools)
-    outcome = Outcome(candidate, bfcl_checker()(candidate), ours, calls, reference, tools)
+    return Outcome(candidate, bfcl_checker()(candidate), ours, calls, reference, tools)
 
-    assert outcome.theirs is False
-    assert ours.valid is True
+
+def test_greedy_pairing_is_a_documented_disagreement() -> None:
+    # BFCL's scan gives the first expected call (x in {1, 2}) the first predicted call (x=1);
+    # the second expected call (x must be 1) is then left with x=2.
+    outcome = _directed_outcome(
+        {"x": {"type": "integer"}}, [{"x": [1, 2]}, {"x": [1]}], [{"x": 1}, {"x": 2}]
+    )
+    assert (outcome.theirs, outcome.ours.valid) == (False, True)
     assert classify(outcome) == "optimal_assignment"
+
+
+@pytest.mark.parametrize(
+    ("properties", "answer", "arguments"),
+    [
+        # BFCL checks "any" as a string: a dict answer is then only compared as a raw value.
+        ({"v": {"type": "any"}}, {"v": [{"k": ["v"]}]}, {"v": {"k": "V"}}),
+        # ...and "any" array elements as strings (or as the answer's first element type).
+        (
+            {"v": {"type": "array", "items": {"type": "any"}}},
+            {"v": [["a", 1]]},
+            {"v": ["a", 1]},
+        ),
+    ],
+)
+def test_any_type_is_a_documented_disagreement(
+    properties: dict[str, Any], answer: dict[str, Any], arguments: dict[str, Any]
+) -> None:
+    outcome = _directed_outcome(properties, [answer], [arguments])
+    assert (outcome.theirs, outcome.ours.valid) == (False, True)
+    assert classify(outcome) == "any_type"
 
 
 def test_judge_calls_agrees_with_its_parts_on_every_candidate(outcomes: list[Outcome]) -> None:
