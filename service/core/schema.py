@@ -201,8 +201,7 @@ def _parse_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
     try:
         expression = ast.parse(text, mode="eval").body
     except SyntaxError:
-        # Not a Python expression (e.g. "str, default='x'" or prose): no type constraint.
-        return {}, "optional" in text.lower()
+        return _parse_leading_type(text)
     optional = False
     # "int, optional" parses as the tuple (int, optional).
     if isinstance(expression, ast.Tuple) and expression.elts:
@@ -216,6 +215,24 @@ def _parse_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
         else:
             return {}, optional
     return _typing_node_to_schema(expression), optional
+
+
+def _parse_leading_type(text: str) -> tuple[dict[str, Any], bool]:
+    """Schema and optionality of a string that is not one expression (``"float, default: 0"``).
+
+    The longest leading part before a comma that parses is the type; ``optional`` or
+    ``default`` after it make the parameter optional. Prose that never parses has no type
+    constraint.
+    """
+    for cut in reversed([index for index, character in enumerate(text) if character == ","]):
+        head, tail = text[:cut], text[cut + 1 :].lower()
+        try:
+            ast.parse(head, mode="eval")
+        except SyntaxError:
+            continue
+        schema, optional = _parse_xlam_type(head)
+        return schema, optional or "optional" in tail or "default" in tail
+    return {}, "optional" in text.lower()
 
 
 def _node_name(node: ast.expr) -> str | None:
@@ -236,6 +253,8 @@ def _typing_node_to_schema(node: ast.expr) -> dict[str, Any]:
         return {}
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # int | None
         return _union([_typing_node_to_schema(node.left), _typing_node_to_schema(node.right)])
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):  # "str or None"
+        return _union([_typing_node_to_schema(value) for value in node.values])
     if isinstance(node, ast.Subscript):
         return _generic_to_schema(node)
     name = _node_name(node)
@@ -307,9 +326,12 @@ def _literal_to_schema(arguments: list[ast.expr]) -> dict[str, Any]:
     values: list[Any] = []
     for argument in arguments:
         try:
-            values.append(ast.literal_eval(argument))
+            value = ast.literal_eval(argument)
         except ValueError:
             return {}
+        if value is not None and not isinstance(value, str | int | float):
+            return {}  # only JSON scalars can be enum members
+        values.append(value)
     return {"enum": values}
 
 

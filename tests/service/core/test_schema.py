@@ -184,10 +184,46 @@ def test_xlam_requiredness_follows_optional_suffix_and_default() -> None:
         ("int, optional", {"type": "integer"}),
         ("List[int], optional", {"type": "array", "items": {"type": "integer"}}),
         ("Callable[[float], float], optional", {}),
+        ("str or None", {"type": ["string", "null"]}),
+        ("float, default: 0.5", {"type": "number"}),
+        ("Literal[b'raw']", {}),
     ],
 )
 def test_xlam_type_strings_map_to_json_schema(type_string: str, expected: dict[str, Any]) -> None:
     assert xlam_type_to_json_schema(type_string) == expected
+
+
+def test_xlam_trailing_notes_after_the_type_make_a_parameter_optional() -> None:
+    spec = normalise_tool(
+        {
+            "name": "scale",
+            "parameters": {
+                "factor": {"type": "float, default: 0.5"},
+                "mode": {"type": "str, optional, default='fast'"},
+                "count": {"type": "int"},
+            },
+        }
+    )
+    assert spec.required == frozenset({"count"})
+    assert spec.parameters["factor"] == {"type": "number"}
+    assert spec.parameters["mode"] == {"type": "string"}
+
+
+def test_xlam_parameters_may_be_called_type_or_properties() -> None:
+    spec = normalise_tool(
+        {
+            "name": "create",
+            "parameters": {
+                "type": {"type": "str", "description": "Kind of record"},
+                "properties": {"type": "Dict", "description": "Fields"},
+            },
+        }
+    )
+    assert spec.parameters == {
+        "type": {"type": "string", "description": "Kind of record"},
+        "properties": {"type": "object", "description": "Fields"},
+    }
+    assert spec.required == frozenset({"type", "properties"})
 
 
 def test_every_mapped_xlam_type_is_a_valid_json_schema() -> None:
