@@ -1,1 +1,19 @@
+"""Routers. ``create_app`` includes every router in :data:`ROUTERS` behind the API key check,
+and :data:`PUBLIC_ROUTERS` without it. Generation routers join :data:`ROUTERS` (one line)."""
 
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.routes import docs, health, metrics, models, reward, score
+
+ROUTERS: list[APIRouter] = [
+    score.router,
+    reward.router,
+    models.router,
+    metrics.router,
+    docs.router,
+]
+
+#: Reachable without a key: orchestrators probe these.
+PUBLIC_ROUTERS: list[APIRouter] = [health.router]

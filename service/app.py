@@ -1,0 +1,150 @@
+"""``create_app()``: the ToolGrade FastAPI application.
+
+Layout (as vLLM's entrypoints): pydantic request/response models in :mod:`service.protocol`,
+serving objects (the logic) in :mod:`service.serving` created in the lifespan and kept on
+``app.state``, thin routers in :mod:`service.routes`, every error mapped to OpenAI's envelope
+in :mod:`service.exception_handlers`.
+
+Middleware, outermost first: request id + access log, HTTP metrics, the body guard (size,
+strict JSON, nesting depth). The API key is a dependency of every router but the health ones.
+
+Engine life cycle (``app.state.engine_status``): ``scoring-only`` when ``settings.no_model``;
+otherwise ``loading`` while a background task builds the engine
+(:func:`service.engine.factory.create_engine`, imported lazily: ``import vllm`` costs seconds
+that scoring-only start-up must not pay), then ``ready`` or ``failed`` (logged; scoring keeps
+working). An engine passed to :func:`create_app` is used as is (HTTP-layer tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from service import __version__
+from service.config import Settings, get_settings
+from service.deps import require_api_key
+from service.exception_handlers import register_exception_handlers
+from service.middleware import RequestBodyGuard, RequestContextMiddleware
+from service.routes import PUBLIC_ROUTERS, ROUTERS
+from service.serving.scoring import ScoringService
+from service.serving.telemetry import Telemetry
+
+logger = logging.getLogger("toolgrade.app")
+
+
+def create_app(settings: Settings | None = None, *, engine: Any | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: Defaults to the environment's (``TOOLGRADE_*``).
+        engine: A ready generation engine to serve instead of loading one (tests of the HTTP
+            layer inject a fake here).
+
+    Returns:
+        The FastAPI app; uvicorn runs it with ``service.app:create_app`` and ``factory=True``.
+    """
+    settings = settings if settings is not None else get_settings()
+    app = FastAPI(
+        title="ToolGrade",
+        version=__version__,
+        description="Evaluation and reward service for LLM function calling.",
+        lifespan=_lifespan,
+        # Served by service.routes.docs, behind the API key.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.engine_status = (
+        "ready" if engine is not None else "scoring-only" if settings.no_model else "loading"
+    )
+    app.state.started_at = int(time.time())
+    app.state.telemetry = Telemetry.create()
+    app.state.scoring = ScoringService(settings, app.state.telemetry)
+
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(require_api_key)])
+    register_exception_handlers(app)
+    app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
+
+    # Added innermost first: Starlette wraps each new middleware around the previous ones.
+    app.add_middleware(
+        RequestBodyGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+    Instrumentator(
+        registry=app.state.telemetry.registry, excluded_handlers=["/metrics"]
+    ).instrument(app)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    logger.info(
+        "starting",
+        extra={"engine_status": app.state.engine_status, "auth": settings.api_key is not None},
+    )
+    loader = None
+    if app.state.engine_status == "loading":
+        loader = asyncio.create_task(_load_engine(app), name="toolgrade-engine-loader")
+    try:
+        yield
+    finally:
+        if loader is not None and not loader.done():
+            loader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loader
+        if app.state.engine is not None:
+            await app.state.engine.close()
+        logger.info("stopped")
+
+
+async def _load_engine(app: FastAPI) -> None:
+    started = time.perf_counter()
+    try:
+        from service.engine.factory import create_engine
+
+        engine = await create_engine(app.state.settings)
+    except Exception:
+        app.state.engine_status = "failed"
+        logger.exception("the generation engine failed to load; the service keeps scoring")
+        return
+    app.state.engine = engine
+    app.state.engine_status = "ready"
+    logger.info(
+        "engine ready",
+        extra={"model": engine.model_name, "load_s": round(time.perf_counter() - started, 2)},
+    )
+
+
+def _openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema without its 422 responses: validation errors are 400s here."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                operation.get("responses", {}).pop("422", None)
+        components = schema.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,99 @@
+"""FastAPI dependencies, as ``Annotated`` aliases: settings, the engine, the API key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.config import Settings
+from service.errors import AuthenticationError, EngineUnavailableError
+from service.serving.scoring import ScoringService
+from service.serving.telemetry import Telemetry
+
+# auto_error=False: a missing key must become our 401 envelope, not FastAPI's 403.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="Required on every endpoint but /health and /ready when TOOLGRADE_API_KEY is set.",
+)
+
+_ENGINE_UNAVAILABLE: dict[str, tuple[str, str]] = {
+    "scoring-only": (
+        "no model is loaded: the service runs in scoring-only mode (/score and /reward work); "
+        "configure TOOLGRADE_MODEL and start it without --no-model to generate",
+        "engine:scoring_only",
+    ),
+    "loading": ("the generation engine is still loading; retry shortly", "engine:loading"),
+    "failed": (
+        "the generation engine failed to load (see the server log); scoring still works",
+        "engine:failed",
+    ),
+}
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_engine(request: Request) -> Any:
+    """The loaded generation engine.
+
+    Raises:
+        EngineUnavailableError: 503 when the service is scoring-only, still loading or failed.
+    """
+    engine = request.app.state.engine
+    if engine is None:
+        message, label = _ENGINE_UNAVAILABLE.get(
+            request.app.state.engine_status, _ENGINE_UNAVAILABLE["failed"]
+        )
+        raise EngineUnavailableError(message, label=label)
+    return engine
+
+
+# Typed as Any here: the engine protocol lives with the engine (service/engine/base.py) and this
+# module must not import it at start-up in scoring-only mode.
+EngineDep = Annotated[Any, Depends(get_engine)]
+
+
+async def require_api_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Check ``Authorization: Bearer <key>`` in constant time when ``TOOLGRADE_API_KEY`` is set.
+
+    Raises:
+        AuthenticationError: 401 ``auth:missing_key`` or ``auth:invalid_key``.
+    """
+    if settings.api_key is None:
+        return
+    if credentials is None:
+        raise AuthenticationError(
+            "missing API key: send 'Authorization: Bearer <TOOLGRADE_API_KEY>'",
+            label="auth:missing_key",
+        )
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        raise AuthenticationError("invalid API key", label="auth:invalid_key")
+
+
+def get_scoring(request: Request) -> ScoringService:
+    """The ``/score`` and ``/reward`` serving object."""
+    scoring: ScoringService = request.app.state.scoring
+    return scoring
+
+
+def get_telemetry(request: Request) -> Telemetry:
+    """The app's Prometheus registry and counters."""
+    telemetry: Telemetry = request.app.state.telemetry
+    return telemetry
+
+
+ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

@@ -1,0 +1,238 @@
+"""ASGI middleware: the request id and access log, and the guard on request bodies.
+
+Both are plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through untouched
+and the body guard sees the request body exactly as the server receives it, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.core.errors import ToolGradeError
+from service.errors import InvalidJSONError, PayloadTooLargeError
+from service.exception_handlers import error_response
+from service.logging_config import REQUEST_ID_HEADER, set_request_id
+
+access_logger = logging.getLogger("toolgrade.access")
+
+# A client-supplied request id is echoed only when it is a short, printable token.
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# orjson refuses nesting deeper than this itself (with an error, not a crash).
+ORJSON_MAX_DEPTH = 1024
+# Where the guard leaves the decoded body for routes that want to skip a second parse.
+DECODED_JSON_SCOPE_KEY = "toolgrade.json"
+
+
+class RequestContextMiddleware:
+    """Give every request an id (``X-Request-ID``), echo it, and log one access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = incoming if incoming and _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Each request runs in its own task, so the id does not leak into other requests; it is
+        # left set after the app returns so the 500 handler (outside this middleware) sees it.
+        set_request_id(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "client": scope["client"][0] if scope.get("client") else None,
+                },
+            )
+
+
+class RequestBodyGuard:
+    """Bound the body's size and, for JSON, its strictness and nesting depth.
+
+    * Size: a ``Content-Length`` over ``max_body_bytes`` is refused before reading anything;
+      otherwise the streamed chunks are counted as they arrive, so a chunked body without a
+      length is cut off at the limit too (413).
+    * JSON bodies (``application/json``, ``*+json``, or no content type) must be strict JSON:
+      valid UTF-8, no ``NaN``/``Infinity``, no number overflowing a double, and at most
+      ``max_json_depth`` nested arrays/objects (400). orjson checks syntax and refuses nesting
+      beyond 1,024 levels while it decodes, so a 100k-deep body costs one bounded pass and
+      never reaches a recursive decoder; the configured depth is then checked iteratively.
+
+    The body is read once here and replayed to the app; the decoded value is left in the scope
+    under :data:`DECODED_JSON_SCOPE_KEY`.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await error_response(self._too_large())(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before sending its body: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await error_response(self._too_large())(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and _is_json(headers.get("content-type")):
+            try:
+                scope[DECODED_JSON_SCOPE_KEY] = decode_strict_json(body, self.max_json_depth)
+            except ToolGradeError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"request body exceeds {self.max_body_bytes} bytes (TOOLGRADE_MAX_BODY_BYTES)",
+            label="request:body_too_large",
+        )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # later calls wait for the disconnect, as streaming needs
+
+    return replay
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # FastAPI may parse a body without a content type as JSON
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def decode_strict_json(body: bytes, max_depth: int) -> Any:
+    """Decode strict JSON, refusing what Python's ``json`` would accept or choke on.
+
+    Args:
+        body: The raw request body.
+        max_depth: Most nested arrays/objects allowed (the top-level container is depth 1).
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        InvalidJSONError: Labels ``request:invalid_utf8``, ``request:non_finite_number``,
+            ``request:too_deep`` or ``request:invalid_json``.
+
+    Example:
+        >>> decode_strict_json(b'{"a": [1, 2.5]}', 8)
+        {'a': [1, 2.5]}
+        >>> for body in (b'[NaN]', b'[[[]]]', b'"\\xff"'.replace(b"\\xff", bytes([255]))):
+        ...     try:
+        ...         decode_strict_json(body, 2)
+        ...     except InvalidJSONError as exc:
+        ...         print(exc.label)
+        request:non_finite_number
+        request:too_deep
+        request:invalid_utf8
+    """
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _classify_decode_error(exc, max_depth) from None
+    if _nests_deeper_than(value, max_depth):
+        raise _too_deep(max_depth)
+    return value
+
+
+def _classify_decode_error(exc: orjson.JSONDecodeError, max_depth: int) -> InvalidJSONError:
+    reason = str(exc.msg)
+    if "UTF-8" in reason or "surrogate" in reason:
+        return InvalidJSONError(
+            f"request body is not valid UTF-8 JSON: {reason}", label="request:invalid_utf8"
+        )
+    if "depth limit" in reason or "recursion" in reason.lower():
+        return _too_deep(min(max_depth, ORJSON_MAX_DEPTH))
+    following = exc.doc[exc.pos : exc.pos + 9] if isinstance(exc.doc, str) else ""
+    if "infinity" in reason or following.startswith(("NaN", "Infinity", "-Infinity")):
+        return InvalidJSONError(
+            "request body is not valid JSON: NaN and Infinity are not JSON numbers",
+            label="request:non_finite_number",
+        )
+    return InvalidJSONError(
+        f"request body is not valid JSON: {reason} at position {exc.pos}",
+        label="request:invalid_json",
+    )
+
+
+def _too_deep(max_depth: int) -> InvalidJSONError:
+    return InvalidJSONError(
+        f"request body nests deeper than {max_depth} levels (TOOLGRADE_MAX_JSON_DEPTH)",
+        label="request:too_deep",
+    )
+
+
+def _nests_deeper_than(value: Any, max_depth: int) -> bool:
+    # Iterative: the value may be up to 1,024 levels deep, more than Python's recursion limit.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    containers: tuple[type, ...] = (dict, list)
+    children: Callable[[Any], Any]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = dict.values
+        elif isinstance(node, list):
+            children = iter
+        else:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend(
+            (child, depth + 1) for child in children(node) if isinstance(child, containers)
+        )
+    return False

@@ -1,0 +1,79 @@
+"""``POST /score``: corpus metrics over predictions (spec §3, §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ItemId = str | int | None
+
+
+class ScoreItem(BaseModel):
+    """One prediction with its ground truth and the tools it could call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: ItemId = Field(default=None, description="Echoed in the item verdict.")
+    prediction: Any = Field(
+        description="Model output: text (Hermes <tool_call> blocks, JSON, Python call syntax), "
+        "a list of calls, OpenAI tool_calls or an assistant message."
+    )
+    reference: Any = Field(
+        description='Exact calls [{"name", "arguments"}], BFCL possible answers '
+        "[{fname: {param: [values]}}], or [] / null for no call (a JSON string of these works)."
+    )
+    tools: Any = Field(description="Tool schemas (OpenAI, BFCL or xLAM; list or JSON string).")
+    category: str | None = Field(default=None, description="Groups items in by_category.")
+
+
+class ScoreRequest(BaseModel):
+    """A batch of items to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem] = Field(min_length=1)
+    include_items: bool = Field(default=False, description="Return every item's verdict too.")
+    bootstrap_samples: int = Field(
+        default=1000, ge=0, le=10_000, description="Resamples for the 95% intervals (0: none)."
+    )
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the bootstrap.")
+
+
+class CallOut(BaseModel):
+    """A call as the scorer parsed it."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+class ItemVerdict(BaseModel):
+    """The verdict on one item (``error_type`` is the first failing check's label)."""
+
+    id: ItemId
+    category: str | None
+    parsed: bool
+    valid: bool
+    error_type: str | None
+    name_match: bool
+    schema_hit: bool
+    exec_ok: bool
+    argument_precision: float
+    argument_recall: float
+    argument_f1: float
+    expects_no_call: bool
+    calls: list[CallOut]
+
+
+class ScoreResponse(BaseModel):
+    """Corpus metrics, their 95 % bootstrap intervals, a per-category breakdown and, when
+    asked for, the per-item verdicts. A metric is null when undefined (e.g.
+    ``irrelevance_accuracy`` without no-call items)."""
+
+    count: int
+    metrics: dict[str, float | None]
+    ci: dict[str, tuple[float, float]]
+    by_category: dict[str, dict[str, int | float | None]]
+    items: list[ItemVerdict] | None = Field(
+        default=None, description="Present only when include_items was true."
+    )
