@@ -1,0 +1,114 @@
+"""Qwen3/Hermes tool-call markup: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``.
+
+Also splits off the reasoning of a leading ``<think>...</think>`` block (or everything before a
+lone ``</think>``, which is what a completion looks like when the chat template pre-filled the
+opening tag).
+
+Decisions, matching what vLLM's Hermes parser (the one that serves Qwen3) accepts, so a reward
+never favours output the server would not turn into calls — but with the failure named rather
+than silently dropped:
+
+* each block holds exactly one call object (a list inside a block is ``not_a_call_object``);
+* the **last** block may be unterminated (generation stopped on ``</tool_call>`` as a stop
+  string, or ran out of tokens right after the JSON): when its JSON decodes to a call it counts,
+  with no error; otherwise ``parse:unterminated_tool_call``. A block followed by another
+  ``<tool_call>`` before any ``</tool_call>`` is always ``parse:unterminated_tool_call``;
+* any malformed block fails the whole prediction (no partial credit), with the first block's
+  label; ``</tool_call>`` without an opening tag is ``parse:unmatched_tool_call_tag``;
+* markup inside the ``<think>`` block is reasoning, not calls.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from service.core.parsing import labels
+from service.core.parsing.call_objects import CallParseError, tool_call_from
+from service.core.parsing.json_text import NOT_JSON, decode_json
+from service.core.types import ParseResult, ToolCall
+
+__all__ = ["CLOSE_TAG", "OPEN_TAG", "has_tool_call_markup", "parse_hermes", "split_reasoning"]
+
+OPEN_TAG: Final = "<tool_call>"
+CLOSE_TAG: Final = "</tool_call>"
+_THINK_OPEN: Final = "<think>"
+_THINK_CLOSE: Final = "</think>"
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """``(reasoning, rest)``: the ``<think>`` block's stripped text (``None`` when absent).
+
+    An unterminated ``<think>`` (the model was cut off while thinking) is all reasoning.
+
+    Example:
+        >>> split_reasoning("<think>\\nweather in Paris?\\n</think>\\n\\nanswer")
+        ('weather in Paris?', '\\n\\nanswer')
+        >>> split_reasoning("pre-filled think</think>answer"), split_reasoning("answer")
+        (('pre-filled think', 'answer'), (None, 'answer'))
+    """
+    start = text.find(_THINK_OPEN)
+    if start >= 0 and not text[:start].strip():
+        inner = start + len(_THINK_OPEN)
+        end = text.find(_THINK_CLOSE, inner)
+        if end < 0:
+            return text[inner:].strip(), ""
+        return text[inner:end].strip(), text[end + len(_THINK_CLOSE) :]
+    end = text.find(_THINK_CLOSE)
+    if end >= 0 and (start < 0 or start > end):
+        return text[:end].strip(), text[end + len(_THINK_CLOSE) :]
+    return None, text
+
+
+def has_tool_call_markup(text: str) -> bool:
+    """Whether ``text`` holds either Hermes tag (then it is parsed as Hermes, and only so)."""
+    return OPEN_TAG in text or CLOSE_TAG in text
+
+
+def parse_hermes(text: str) -> ParseResult:
+    """Calls from ``<tool_call>`` blocks; ``content`` is the text around them.
+
+    Example:
+        >>> result = parse_hermes('Sure.\\n<tool_call>\\n{"name": "f", "arguments": {"x": 1}}'
+        ...                       '\\n</tool_call>\\n<tool_call>{"name": "g", "arguments": {}}')
+        >>> result.ok, [c.name for c in result.calls], result.content
+        (True, ['f', 'g'], 'Sure.')
+        >>> parse_hermes("<tool_call>{\\"name\\": \\"f\\", \\"arguments\\": {").error
+        'parse:unterminated_tool_call'
+    """
+    calls: list[ToolCall] = []
+    outside: list[str] = []
+    position = 0
+    try:
+        while True:
+            start = text.find(OPEN_TAG, position)
+            if start < 0:
+                outside.append(text[position:])
+                break
+            outside.append(text[position:start])
+            inner = start + len(OPEN_TAG)
+            end = text.find(CLOSE_TAG, inner)
+            next_start = text.find(OPEN_TAG, inner, end if end >= 0 else len(text))
+            if next_start >= 0:
+                raise CallParseError(labels.UNTERMINATED_TOOL_CALL, "a block without its end")
+            terminated = end >= 0
+            block_end = end if terminated else len(text)
+            calls.append(_call_from_block(text[inner:block_end], terminated=terminated))
+            position = block_end + len(CLOSE_TAG) if terminated else block_end
+        content = "".join(outside)
+        if CLOSE_TAG in content:
+            raise CallParseError(labels.UNMATCHED_TOOL_CALL_TAG, f"{CLOSE_TAG} without opening")
+    except CallParseError as failure:
+        return ParseResult(calls=(), error=failure.label, form="hermes")
+    return ParseResult(calls=tuple(calls), form="hermes", content=content.strip() or None)
+
+
+def _call_from_block(block: str, *, terminated: bool) -> ToolCall:
+    if not block.strip():
+        if terminated:
+            raise CallParseError(labels.EMPTY_TOOL_CALL, "an empty block")
+        raise CallParseError(labels.UNTERMINATED_TOOL_CALL, "an empty block at the end")
+    value = decode_json(block)
+    if value is NOT_JSON:
+        label = labels.INVALID_JSON if terminated else labels.UNTERMINATED_TOOL_CALL
+        raise CallParseError(label, "the block is not JSON")
+    return tool_call_from(value, from_text=True)

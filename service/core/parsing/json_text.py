@@ -1,0 +1,66 @@
+"""Strict, fast JSON decoding for model output.
+
+``orjson`` handles the common case. Python's :mod:`json` is the fallback for what orjson
+refuses but a model legitimately emits: raw control characters inside strings (``strict=False``;
+constrained decoding can put a raw tab in a string), integers beyond 64 bits (orjson would turn
+them into floats, so long digit runs go to :mod:`json` directly) and lone surrogates.
+
+Both reject ``NaN``/``Infinity`` and numbers that overflow to infinity: they are not JSON, and a
+non-finite float in a parsed call would later break strict JSON responses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Final
+
+import orjson
+
+__all__ = ["NOT_JSON", "decode_json"]
+
+NOT_JSON: Final[Any] = object()
+"""Returned by :func:`decode_json` for text that is not exactly one JSON value."""
+
+# Twenty digits exceed 2**64: orjson would decode such an integer to a float.
+_LONG_DIGIT_RUN: Final = re.compile(r"\d{20}")
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite_float(token: str) -> float:
+    number = float(token)
+    if not math.isfinite(number):
+        raise ValueError(f"{token} overflows a double")
+    return number
+
+
+_lenient_decoder: Final = json.JSONDecoder(
+    strict=False, parse_constant=_reject_constant, parse_float=_finite_float
+)
+
+
+def decode_json(text: str) -> Any:
+    """Decode ``text`` as one JSON value, or return :data:`NOT_JSON`. Never raises.
+
+    Example:
+        >>> decode_json('{"a": [1, 2.5, "x\\ty"]}')
+        {'a': [1, 2.5, 'x\\ty']}
+        >>> decode_json("NaN") is NOT_JSON, decode_json("[1,") is NOT_JSON
+        (True, True)
+        >>> decode_json("123456789012345678901234567890")
+        123456789012345678901234567890
+    """
+    if _LONG_DIGIT_RUN.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return _lenient_decoder.decode(text)
+    # ValueError: not JSON, or an integer past Python's digit limit; RecursionError: nesting.
+    except (ValueError, RecursionError, MemoryError):
+        return NOT_JSON

@@ -1,0 +1,166 @@
+"""Ground truth in any supported form, normalised into :class:`Reference`.
+
+Accepted forms (each also as a JSON string, as xLAM's ``answers`` field ships them):
+
+* **exact calls** ``[{"name", "arguments"}]`` (``parameters`` accepted for ``arguments``;
+  arguments an object or a JSON string; OpenAI ``{"type": "function", "function": {...}}``
+  accepted too): every value becomes a 1-tuple and ``exact=True``;
+* **BFCL possible answers** ``[{function_name: {param: [acceptable values...]}}]``: each value
+  list is kept as a tuple, as-is (``""`` among the values means "may be omitted"; matching
+  interprets it), ``exact=False``;
+* **no call**: ``[]``, ``None``, ``""`` (or only whitespace);
+* a single call object or possible-answer entry on its own, as a one-call reference.
+
+Exact calls and possible answers cannot be mixed in one reference. Anything else raises
+:class:`~service.core.errors.InvalidReferenceError`, labelled ``reference:invalid_json``,
+``reference:invalid_format``, ``reference:invalid_call``, ``reference:invalid_name``,
+``reference:invalid_arguments``, ``reference:invalid_possible_answer`` or
+``reference:mixed_forms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from service.core.errors import InvalidReferenceError
+from service.core.parsing.json_text import NOT_JSON, decode_json
+from service.core.types import Reference, ReferenceCall
+
+__all__ = ["NO_CALL", "normalise_reference"]
+
+NO_CALL: Final = Reference(calls=(), exact=True)
+"""The reference of an item where no call should be made."""
+
+_PARAM: Final = "reference"
+
+
+def normalise_reference(reference: Any) -> Reference:
+    """Normalise ground truth (exact calls, BFCL possible answers or no-call) to a Reference.
+
+    Args:
+        reference: A list (or JSON string of a list) of exact calls or of BFCL possible
+            answers; ``[]``, ``None`` or ``""`` for "no call"; or a :class:`Reference`.
+
+    Returns:
+        The :class:`Reference`: ``exact=True`` with 1-tuples for exact calls, ``exact=False``
+        with the acceptable values as tuples for possible answers.
+
+    Raises:
+        InvalidReferenceError: The reference is none of these (label ``reference:*``).
+
+    Example:
+        >>> normalise_reference('[{"name": "get_user", "arguments": "{\\\\"age\\\\": 30}"}]')
+        Reference(calls=(ReferenceCall(name='get_user', params={'age': (30,)}),), exact=True)
+        >>> normalise_reference([{"get_weather": {"city": ["Paris", "paris"], "unit": ["", "C"]}}])
+        Reference(calls=(ReferenceCall(name='get_weather', \
+params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False)
+        >>> normalise_reference(None).expects_no_call, normalise_reference("[]").expects_no_call
+        (True, True)
+    """
+    if isinstance(reference, Reference):
+        return reference
+    if isinstance(reference, bytes | bytearray):
+        reference = bytes(reference).decode("utf-8", errors="replace")
+    if isinstance(reference, str):
+        reference = _decoded(reference)
+    if reference is None:
+        return NO_CALL
+    if isinstance(reference, Mapping):
+        entries: Sequence[Any] = [reference]
+    elif isinstance(reference, list | tuple):
+        entries = reference
+    else:
+        raise _error(
+            "reference:invalid_format",
+            f"a reference is a list of calls or possible answers, not {type(reference).__name__}",
+        )
+    normalised = [_reference_call(index, entry) for index, entry in enumerate(entries)]
+    if not normalised:
+        return NO_CALL
+    exact = {is_exact for _, is_exact in normalised}
+    if len(exact) > 1:
+        raise _error(
+            "reference:mixed_forms", "a reference mixes exact calls and BFCL possible answers"
+        )
+    return Reference(calls=tuple(call for call, _ in normalised), exact=exact.pop())
+
+
+def _decoded(text: str) -> Any:
+    if not text.strip():
+        return None
+    decoded = decode_json(text)
+    if decoded is NOT_JSON:
+        raise _error("reference:invalid_json", "the reference string is not valid JSON")
+    if isinstance(decoded, str):
+        raise _error("reference:invalid_format", "the reference decodes to a string, not calls")
+    return decoded
+
+
+def _reference_call(index: int, entry: Any) -> tuple[ReferenceCall, bool]:
+    """The entry as a ReferenceCall and whether it is an exact call."""
+    if not isinstance(entry, Mapping):
+        raise _error("reference:invalid_call", f"reference[{index}] is not an object")
+    if isinstance(entry.get("function"), Mapping) and "name" not in entry:
+        entry = entry["function"]
+    if isinstance(entry.get("name"), str) or _is_call_object(entry):
+        return _exact_call(index, entry), True
+    if len(entry) == 1:
+        return _possible_answer(index, entry), False
+    raise _error(
+        "reference:invalid_call",
+        f"reference[{index}] is neither a call {{name, arguments}} nor {{function: {{...}}}}",
+    )
+
+
+def _is_call_object(entry: Mapping[Any, Any]) -> bool:
+    return "name" in entry and ("arguments" in entry or "parameters" in entry)
+
+
+def _exact_call(index: int, entry: Mapping[Any, Any]) -> ReferenceCall:
+    name = _checked_name(index, entry["name"])
+    arguments = entry.get("arguments", entry.get("parameters"))
+    if isinstance(arguments, str):
+        decoded = decode_json(arguments) if arguments.strip() else {}
+        if decoded is NOT_JSON:
+            raise _error(
+                "reference:invalid_arguments", f"reference[{index}] arguments are not JSON"
+            )
+        arguments = decoded
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+        raise _error(
+            "reference:invalid_arguments",
+            f"reference[{index}] arguments must be an object with string keys",
+        )
+    return ReferenceCall(name=name, params={key: (value,) for key, value in arguments.items()})
+
+
+def _possible_answer(index: int, entry: Mapping[Any, Any]) -> ReferenceCall:
+    ((name, params),) = entry.items()
+    name = _checked_name(index, name)
+    if not isinstance(params, Mapping):
+        raise _error(
+            "reference:invalid_possible_answer",
+            f"reference[{index}] possible answer for {name!r} must map parameters to values",
+        )
+    acceptable: dict[str, tuple[Any, ...]] = {}
+    for param, values in params.items():
+        if not isinstance(param, str) or not isinstance(values, list | tuple):
+            raise _error(
+                "reference:invalid_possible_answer",
+                f"reference[{index}] {name}.{param}: acceptable values must be a list",
+            )
+        acceptable[param] = tuple(values)
+    return ReferenceCall(name=name, params=acceptable)
+
+
+def _checked_name(index: int, name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise _error("reference:invalid_name", f"reference[{index}] function name must be a string")
+    return name
+
+
+def _error(label: str, message: str) -> InvalidReferenceError:
+    return InvalidReferenceError(message, label=label, param=_PARAM)
