@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -118,8 +118,6 @@ _CACHE_LIMIT: Final = 65_536
 _TOOL_CACHE: dict[bytes, ToolSpec] = {}
 _TOOLS_STRING_CACHE: dict[str, dict[str, ToolSpec]] = {}
 _VALIDATOR_CACHE: dict[bytes, Validator] = {}
-# id(json_schema) -> (json_schema, validator); the schema is held so its id cannot be reused.
-_VALIDATOR_BY_ID: dict[int, tuple[Mapping[str, Any], Validator, bytes]] = {}
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -644,7 +642,33 @@ def _from_xlam(
 
 # Keywords that never affect validity; dropped from the schema a validator walks.
 _ANNOTATIONS: Final = frozenset({"description", "title", "default", "examples", "$comment"})
-_VERDICTS: dict[tuple[bytes, bytes], str | None] = {}
+# Object schemas made only of these keywords validate parameter by parameter (below).
+_PER_PARAMETER_KEYWORDS: Final = frozenset(
+    {"type", "properties", "required", "additionalProperties"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _ArgumentsSchema:
+    """How one tool's arguments are validated; built once per distinct JSON Schema.
+
+    ``whole`` validates the whole arguments object. The usual object schema (``properties``,
+    ``required`` and a boolean ``additionalProperties`` only) is instead validated along its
+    own structure: ``required`` and ``allowed`` (None: extra parameters allowed) are checked
+    as sets of names, and ``parameters`` holds one validator per parameter schema, shared
+    between tools — validating each value against its own schema is what ``properties``
+    means, without descending from the object on every call. Verdicts and labels are the
+    same either way (the tests compare them with a plain whole-schema validator).
+    """
+
+    whole: Validator
+    parameters: Mapping[str, Validator] | None = None
+    required: frozenset[str] = frozenset()
+    allowed: frozenset[str] | None = None
+
+
+# id(json_schema) -> (json_schema, compiled); the schema is held so its id cannot be reused.
+_SCHEMA_BY_ID: dict[int, tuple[Mapping[str, Any], _ArgumentsSchema]] = {}
 
 
 def _without_annotations(schema: Any) -> Any:
@@ -666,29 +690,56 @@ def _without_annotations(schema: Any) -> Any:
     return stripped
 
 
-def _validator_for(spec: ToolSpec) -> tuple[Validator, bytes]:
-    """The cached validator of a spec's schema and the schema's canonical key."""
-    schema = spec.json_schema
-    entry = _VALIDATOR_BY_ID.get(id(schema))
-    if entry is not None and entry[0] is schema:
-        return entry[1], entry[2]
+def _validator(schema: Mapping[str, Any]) -> Validator:
+    """One validator per distinct (annotation-free) schema."""
     key = _canonical_json(schema)
     validator = _VALIDATOR_CACHE.get(key)
     if validator is None:
-        validator = _ArgumentsValidator(_without_annotations(schema))
+        validator = _ArgumentsValidator(schema)
         _remember(_VALIDATOR_CACHE, key, validator)
-    _remember(_VALIDATOR_BY_ID, id(schema), (schema, validator, key))
-    return validator, key
+    return validator
+
+
+def _arguments_schema(spec: ToolSpec) -> _ArgumentsSchema:
+    schema = spec.json_schema
+    entry = _SCHEMA_BY_ID.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    stripped = _without_annotations(schema)
+    compiled = _ArgumentsSchema(whole=_validator(stripped))
+    properties = stripped.get("properties", {})
+    additional = stripped.get("additionalProperties", True)
+    per_parameter = (
+        set(stripped) <= _PER_PARAMETER_KEYWORDS
+        and stripped.get("type") == "object"
+        and isinstance(additional, bool)
+        and isinstance(properties, Mapping)
+        # A reference would lose its target outside the whole schema.
+        and b'"$ref"' not in _canonical_json(properties)
+        and b'"$dynamicRef"' not in _canonical_json(properties)
+    )
+    if per_parameter:
+        compiled = _ArgumentsSchema(
+            whole=compiled.whole,
+            parameters={
+                name: _validator(parameter)
+                for name, parameter in properties.items()
+                if parameter  # {} accepts everything
+            },
+            required=frozenset(stripped.get("required", ())),
+            allowed=None if additional else frozenset(properties),
+        )
+    _remember(_SCHEMA_BY_ID, id(schema), (schema, compiled))
+    return compiled
 
 
 def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
     """Check that a call's arguments would execute against the tool's JSON Schema.
 
-    Validation uses ``jsonschema`` (Draft 2020-12, no format checking) with one cached
-    validator per distinct schema. Required parameters, types, enums and unknown parameters
-    all count. JSON Schema's own rules apply: ``5.0`` is an integer, an int is a number, a
-    boolean is neither. Verdicts are remembered per distinct (schema, arguments), so a
-    repeated call (many samples of one prompt in RL) is validated once.
+    Validation uses ``jsonschema`` (Draft 2020-12, no format checking) with validators built
+    once per distinct schema. Required parameters, types, enums and unknown parameters all
+    count. JSON Schema's own rules apply: ``5.0`` is an integer, an int is a number, a boolean
+    is neither (and a tuple is an array).
 
     Args:
         spec: the normalised tool.
@@ -711,45 +762,30 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     """
     if not isinstance(arguments, Mapping):
         return "schema:type_mismatch"
-    validator, schema_key = _validator_for(spec)
-    arguments_key = _arguments_key(arguments)
-    if arguments_key is None:
-        return _validate(validator, arguments)
-    key = (schema_key, arguments_key)
-    if key in _VERDICTS:
-        return _VERDICTS[key]
-    verdict = _validate(validator, arguments)
-    _remember(_VERDICTS, key, verdict)
-    return verdict
+    if type(arguments) is not dict:
+        arguments = dict(arguments)  # JSON Schema's "object" is a dict
+    compiled = _arguments_schema(spec)
+    parameters = compiled.parameters
+    if parameters is None:
+        return _most_fundamental(
+            {_label_for(error) for error in compiled.whole.iter_errors(arguments)}
+        )
+    # The object's own keywords first: their labels outrank any value's.
+    names = arguments.keys()
+    if not names >= compiled.required:
+        return "schema:missing_required"
+    if compiled.allowed is not None and not names <= compiled.allowed:
+        return "schema:unknown_parameter"
+    labels: set[str] = set()
+    for name, value in arguments.items():
+        validator = parameters.get(name)
+        if validator is not None and not validator.is_valid(value):
+            labels.update(_label_for(error) for error in validator.iter_errors(value))
+    return _most_fundamental(labels)
 
 
-def _arguments_key(arguments: Mapping[str, Any]) -> bytes | None:
-    """Canonical JSON of the arguments, or None when it would not identify them exactly."""
-    try:
-        key = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
-    except (orjson.JSONEncodeError, TypeError):
-        return None  # non-JSON values, huge integers
-    # orjson writes NaN and infinities as null: such arguments are not remembered.
-    if b"null" in key and _has_non_finite_float(arguments):
-        return None
-    return key
-
-
-def _has_non_finite_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, Mapping):
-        return any(_has_non_finite_float(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_non_finite_float(item) for item in value)
-    return False
-
-
-def _validate(validator: Validator, arguments: Mapping[str, Any]) -> str | None:
-    labels = {_label_for(error) for error in validator.iter_errors(arguments)}
-    if not labels:
-        return None
-    return next(label for label in _LABEL_PRIORITY if label in labels)
+def _most_fundamental(labels: set[str]) -> str | None:
+    return next((label for label in _LABEL_PRIORITY if label in labels), None)
 
 
 def _label_for(error: ValidationError) -> str:

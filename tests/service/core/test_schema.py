@@ -257,23 +257,29 @@ def test_normalised_tools_are_cached_per_distinct_schema() -> None:
 
 
 def test_one_validator_is_built_per_distinct_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[Any] = []
+    built: list[bytes] = []
     real_class = schema_module._ArgumentsValidator
 
     def counting_class(schema: Any) -> Any:
-        built.append(schema)
+        built.append(json.dumps(schema, sort_keys=True).encode())
         return real_class(schema)
 
     monkeypatch.setattr(schema_module, "_ArgumentsValidator", counting_class)
-    first = normalise_tool({"name": "validator_probe_a", "parameters": {"q": {"type": "str"}}})
-    # A different tool (other name) with the very same JSON Schema shares the validator.
-    second = normalise_tool({"name": "validator_probe_b", "parameters": {"q": {"type": "str"}}})
+    parameters = {"q": {"type": "str"}, "n": {"type": "List[Tuple[int, str]]"}}
+    first = normalise_tool({"name": "validator_probe_a", "parameters": parameters})
+    # A different tool (other name) with the very same JSON Schema shares the validators.
+    second = normalise_tool({"name": "validator_probe_b", "parameters": parameters})
 
-    for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b"}):
+    for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b", "n": [[1, "x"]]}):
         validate_arguments(first, arguments)
+    built_for_first = len(built)
+    for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b", "n": [[1, "x"]]}):
         validate_arguments(second, arguments)
+        validate_arguments(first, arguments)
 
-    assert len(built) == 1
+    assert built_for_first >= 1  # at least the schema of the n parameter is new here
+    assert len(built) == built_for_first
+    assert len(set(built)) == len(built)
 
 
 @pytest.mark.parametrize(
@@ -396,7 +402,24 @@ def test_xlam_tuple_and_set_arguments_are_checked_faithfully() -> None:
     assert validate_arguments(spec, {"point": [1, 2], "ids": [1, 1]}) == "schema:invalid_value"
 
 
-def test_nan_is_not_remembered_as_null() -> None:
+def test_schemas_outside_the_per_parameter_form_use_the_whole_validator() -> None:
+    spec = normalise_tool(
+        {
+            "name": "shapes",
+            "parameters": {
+                "type": "object",
+                "$defs": {"point": {"type": "array", "items": {"type": "number"}}},
+                "properties": {"at": {"$ref": "#/$defs/point"}},
+                "minProperties": 1,
+            },
+        }
+    )
+    assert validate_arguments(spec, {"at": [1, 2.5]}) is None
+    assert validate_arguments(spec, {"at": ["x"]}) == "schema:type_mismatch"
+    assert validate_arguments(spec, {}) == "schema:invalid_value"
+
+
+def test_a_nan_is_a_number() -> None:
     spec = normalise_tool({"name": "nullable", "parameters": {"v": {"type": "None"}}})
     assert validate_arguments(spec, {"v": None}) is None
     assert validate_arguments(spec, {"v": math.nan}) == "schema:type_mismatch"
@@ -415,15 +438,57 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+PROPERTY_TOOLS = [
+    {
+        "name": "closed",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "annotations are stripped"},
+                "age": {"type": "integer", "minimum": 0},
+                "role": {"type": "string", "enum": ["admin", "user"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["name"],
+        },
+    },
+    {
+        "name": "open",
+        "parameters": {
+            "type": "object",
+            "properties": {"age": {"type": "number"}, "tags": {}},
+            "required": ["age"],
+            "additionalProperties": True,
+        },
+    },
+    {
+        "name": "xlam",
+        "parameters": {
+            "name": {"type": "Optional[str]"},
+            "age": {"type": "List[Union[int, float]], optional"},
+            "role": {"type": "Tuple[float, float]", "default": "(0, 0)"},
+            "tags": {"type": "set, optional"},
+            "other": {"type": "Dict[str, int], optional"},
+        },
+    },
+]
+
+
+@settings(max_examples=400, deadline=None)
 @given(
+    tool=st.sampled_from(PROPERTY_TOOLS),
     arguments=st.dictionaries(
-        st.sampled_from(["name", "age", "height", "role", "tags", "nickname", "other"]),
-        JSON_VALUES | st.sampled_from(["admin", "user", 3, 2.5]),
+        st.sampled_from(["name", "age", "role", "tags", "other"]),
+        JSON_VALUES | st.sampled_from(["admin", "user", 3, 2.5, [1, 2.5], {"k": 1}]),
         max_size=4,
-    )
+    ),
 )
-def test_verdicts_agree_with_plain_jsonschema(profile_spec: Any, arguments: dict[str, Any]) -> None:
-    """Caching, annotation stripping and the tuple-aware checker never change validity."""
-    plain = Draft202012Validator(dict(profile_spec.json_schema))
-    assert (validate_arguments(profile_spec, arguments) is None) == plain.is_valid(arguments)
+def test_verdicts_agree_with_plain_jsonschema(
+    tool: dict[str, Any], arguments: dict[str, Any]
+) -> None:
+    """Per-parameter validation and annotation stripping change neither verdict nor label."""
+    spec = normalise_tool(tool)
+    plain = Draft202012Validator(dict(spec.json_schema))
+    labels = {schema_module._label_for(error) for error in plain.iter_errors(arguments)}
+    expected = next((label for label in schema_module._LABEL_PRIORITY if label in labels), None)
+    assert validate_arguments(spec, arguments) == expected
