@@ -50,11 +50,11 @@ import numpy.typing as npt
 
 from service.core.matching import argument_overlap, match_calls
 from service.core.parsing import parse_calls
+from service.core.parsing.labels import NO_CALL_FOUND
 from service.core.references import normalise_reference
 from service.core.schema import normalise_tools, validate_arguments
 from service.core.types import Reference, ToolCall, ToolSpec
 
-NO_CALL_FOUND = "parse:no_call_found"
 UNDECLARED_TOOL = "schema:undeclared_tool"
 MISSING_REQUIRED = "schema:missing_required"
 UNCATEGORISED = "uncategorised"
@@ -91,7 +91,7 @@ class CallCheck:
     exec_error: str | None
 
 
-def check_call(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallCheck:
+def check_call_schema(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallCheck:
     """Check one predicted call against the declared tools (the ``schema_hit``/``exec`` rule).
 
     Shared by :func:`score_item` and the rewards so both count the same thing.
@@ -108,20 +108,21 @@ def check_call(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallCheck:
         >>> from service.core.schema import normalise_tools
         >>> tools = normalise_tools([{"name": "f", "parameters": {"type": "object",
         ...     "properties": {"age": {"type": "integer"}}, "required": ["age"]}}])
-        >>> check_call(ToolCall("f", {"age": 30}), tools)
+        >>> check_call_schema(ToolCall("f", {"age": 30}), tools)
         CallCheck(schema_error=None, exec_error=None)
-        >>> check_call(ToolCall("f", {"age": "30"}), tools).exec_error
+        >>> check_call_schema(ToolCall("f", {"age": "30"}), tools).exec_error
         'exec:type_mismatch'
-        >>> check_call(ToolCall("f", {}), tools).schema_error
+        >>> check_call_schema(ToolCall("f", {}), tools).schema_error
         'schema:missing_required'
     """
     spec = tools.get(call.name)
     if spec is None:
         return CallCheck(UNDECLARED_TOOL, "exec:undeclared_tool")
-    schema_error = None if spec.required.issubset(call.arguments) else MISSING_REQUIRED
+    if not spec.required.issubset(call.arguments):
+        # A call missing a required argument cannot execute; no need to run the validator.
+        return CallCheck(MISSING_REQUIRED, "exec:missing_required")
     validation_error = validate_arguments(spec, call.arguments)
-    exec_error = None if validation_error is None else _exec_label(validation_error)
-    return CallCheck(schema_error, exec_error)
+    return CallCheck(None, None if validation_error is None else _exec_label(validation_error))
 
 
 def _exec_label(validation_label: str) -> str:
@@ -252,7 +253,7 @@ def _score_call_item(
             expects_no_call=False,
             calls=(),
         )
-    checks = [check_call(call, declared) for call in parsed_calls]
+    checks = [check_call_schema(call, declared) for call in parsed_calls]
     schema_error = next((c.schema_error for c in checks if c.schema_error), None)
     exec_error = next((c.exec_error for c in checks if c.exec_error), None)
     verdict = match_calls(parsed_calls, expected, declared)
@@ -283,8 +284,9 @@ def _score_no_call_item(
     item_id: Any,
     category: str | None,
 ) -> ItemScore:
-    # A plain answer is the right behaviour here; only malformed call markup fails parsing.
-    if parse_error is not None and parse_error != NO_CALL_FOUND:
+    # A plain answer (zero calls, no error) is the right behaviour here; only malformed call
+    # markup fails parsing.
+    if parse_error is not None:
         return ItemScore(
             id=item_id,
             category=category,
@@ -300,7 +302,7 @@ def _score_no_call_item(
             expects_no_call=True,
             calls=(),
         )
-    calls = parsed_calls if parse_error is None else ()
+    calls = parsed_calls
     if not calls:
         return ItemScore(
             id=item_id,
@@ -317,7 +319,7 @@ def _score_no_call_item(
             expects_no_call=True,
             calls=(),
         )
-    checks = [check_call(call, declared) for call in calls]
+    checks = [check_call_schema(call, declared) for call in calls]
     schema_error = next((c.schema_error for c in checks if c.schema_error), None)
     exec_error = next((c.exec_error for c in checks if c.exec_error), None)
     # A call where none was wanted is never valid; match_calls only names the reason.

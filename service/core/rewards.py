@@ -1,7 +1,7 @@
 """Dense rule-based rewards for RL on function calling (``/reward``, TRL, OpenRLHF).
 
 Every completion gets four components in [0, 1], computed with the same rules as the metrics
-(:func:`service.core.metrics.check_call`, :func:`service.core.matching.argument_overlap`):
+(:func:`service.core.metrics.check_call_schema`, :func:`service.core.matching.argument_overlap`):
 
 * ``json_parse`` — the completion yields a well-formed, non-empty call list (format gate);
 * ``schema_hit`` — share of predicted calls naming a declared tool with all required params;
@@ -56,7 +56,7 @@ from typing import Any
 
 from service.core.errors import InvalidWeightsError, ToolGradeError
 from service.core.matching import argument_overlap, match_calls, match_value
-from service.core.metrics import NO_CALL_FOUND, check_call
+from service.core.metrics import check_call_schema
 from service.core.parsing import parse_calls
 from service.core.references import normalise_reference
 from service.core.schema import normalise_tools
@@ -235,49 +235,6 @@ def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dic
     return normalise_reference(decoded), normalise_tools(default_tools)
 
 
-def parse_completion(completion: Any) -> ParseResult:
-    """Parse a completion in any form TRL, OpenRLHF or an OpenAI client produces.
-
-    Text is parsed as a prediction. Chat messages (TRL's conversational form
-    ``[{"role": "assistant", "content": ...}]``, possibly with ``tool_calls``, or one assistant
-    message) contribute the calls of every assistant message, in order; non-assistant turns (tool
-    results) are ignored.
-
-    Args:
-        completion: A string, a list of chat messages, or one message dict.
-
-    Returns:
-        The :class:`ParseResult` of the assistant output; an assistant turn that is plain text
-        adds no calls and no error.
-
-    Example:
-        >>> result = parse_completion([{"role": "assistant", "content":
-        ...     '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>'}])
-        >>> result.ok, [(c.name, dict(c.arguments)) for c in result.calls]
-        (True, [('f', {'x': 1})])
-    """
-    if not _is_message_list(completion):
-        return parse_calls(completion)
-    results = [parse_calls(m) for m in completion if m.get("role") == "assistant"]
-    if len(results) == 1:
-        return results[0]
-    calls = tuple(call for result in results for call in result.calls)
-    errors = [r.error for r in results if r.error is not None and r.error != NO_CALL_FOUND]
-    if errors:
-        return ParseResult(calls=(), error=errors[0], form="messages")
-    if not calls:
-        return ParseResult(calls=(), error=NO_CALL_FOUND, form="messages")
-    return ParseResult(calls=calls, form="messages")
-
-
-def _is_message_list(completion: Any) -> bool:
-    return (
-        isinstance(completion, list)
-        and bool(completion)
-        and all(isinstance(m, Mapping) and "role" in m for m in completion)
-    )
-
-
 def compute_rewards(
     completions: Sequence[Any],
     labels: Sequence[Any],
@@ -338,7 +295,7 @@ def _score_completions(
     for completion, label, item_tools in zip(completions, labels, tools_per_item, strict=True):
         reference, declared = resolve_label(label, item_tools)
         breakdowns.append(
-            score_completion(parse_completion(completion), reference, declared, weights, chosen)
+            score_completion(parse_calls(completion), reference, declared, weights, chosen)
         )
     return breakdowns
 
@@ -357,7 +314,7 @@ def score_completion(
     """Reward one parsed completion (the building block of :func:`compute_rewards`).
 
     Args:
-        parse: The completion, parsed (see :func:`parse_completion`).
+        parse: The completion, parsed by :func:`service.core.parsing.parse_calls`.
         reference: The normalised reference.
         tools: Declared tools by name.
         weights: Normalised weights (see :func:`normalise_weights`).
@@ -368,17 +325,16 @@ def score_completion(
 
     Example:
         >>> from service.core.references import normalise_reference
-        >>> score_completion(parse_completion("I cannot help with that."),
+        >>> score_completion(parse_calls("I cannot help with that."),
         ...     normalise_reference([]), {}).reward
         1.0
     """
     if reference.expects_no_call:
-        abstained = (parse.ok and not parse.calls) or parse.error == NO_CALL_FOUND
-        return _ONE if abstained else _ZERO
+        return _ONE if parse.ok and not parse.calls else _ZERO
     if not parse.ok or not parse.calls:
         return _ZERO
     calls = parse.calls
-    checks = [check_call(call, tools) for call in calls]
+    checks = [check_call_schema(call, tools) for call in calls]
     schema_hit = sum(check.schema_error is None for check in checks) / len(checks)
     executes = sum(check.exec_error is None for check in checks) / len(checks)
     semantic = argument_overlap(calls, reference, tools).f1
@@ -462,7 +418,9 @@ def _toolrl_pair_score(
         if name in omitted_optional
         or (
             name in given
-            and match_value(call.arguments[name], expected.params[name], parameters.get(name))
+            and match_value(
+                call.arguments[name], expected.params[name], parameters.get(name), exact=exact
+            )
         )
     )
     return names_score + values_score

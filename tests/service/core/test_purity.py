@@ -119,7 +119,10 @@ def test_source_scan_sees_every_import_form() -> None:
 
 
 def test_every_core_module_is_scanned() -> None:
-    scanned = {path.stem for path in CORE_DIR.rglob("*.py")}
-    modules = {m.name for m in pkgutil.iter_modules(service.core.__path__)}
+    scanned = set()
+    for path in CORE_DIR.rglob("*.py"):
+        parts = path.relative_to(CORE_DIR).with_suffix("").parts
+        scanned.add(".".join(("service.core", *parts[: -1 if parts[-1] == "__init__" else None])))
+    walked = {m.name for m in pkgutil.walk_packages(service.core.__path__, "service.core.")}
 
-    assert modules <= scanned
+    assert {"service.core.metrics", "service.core.rewards"} <= walked <= scanned

@@ -21,7 +21,6 @@ from service.core.rewards import (
     get_tool_call_reward,
     json_parse_reward,
     normalise_weights,
-    parse_completion,
     resolve_label,
     schema_hit_reward,
     semantic_reward,
@@ -333,17 +332,17 @@ def test_trl_conversational_completions() -> None:
     assert [b.reward for b in rewards] == [1.0, 1.0, 1.0]
 
 
-def test_parse_completion_collects_calls_from_every_assistant_turn() -> None:
+def test_calls_from_every_assistant_turn_count() -> None:
     messages = [
         {"role": "assistant", "content": hermes(call("get_weather", city="Paris"))},
         {"role": "tool", "content": "sunny"},
         {"role": "assistant", "content": hermes(call("get_weather", city="Rome"))},
     ]
+    both = [call("get_weather", city="Paris"), call("get_weather", city="Rome")]
 
-    result = parse_completion(messages)
+    (breakdown,) = compute_rewards([messages], [both], tools=TOOLS, profile="strict")
 
-    assert result.ok
-    assert [dict(c.arguments) for c in result.calls] == [{"city": "Paris"}, {"city": "Rome"}]
+    assert breakdown.reward == 1.0
 
 
 def test_xlam_style_label_with_its_own_tools() -> None:

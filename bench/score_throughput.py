@@ -1,0 +1,157 @@
+"""Scoring throughput: ToolGrade's full verdict vs BFCL's AST checker, side by side, one core.
+
+Both judge the same candidate set, built from BFCL's shipped data (correct answers and
+systematic perturbations, ``tests/service/core/bfcl_candidates.py``):
+
+* **BFCL** — ``ast_checker`` on the decoded model output (its ``valid`` verdict only);
+* **ToolGrade** — :func:`service.core.metrics.score_item`: parse the prediction, normalise the
+  possible answer and the tool schemas, run the schema and execution checks (``jsonschema``),
+  the BFCL-compatible verdict and the argument precision/recall/F1: every per-item metric;
+* **json.loads floor** — decoding each candidate's ``/score`` item from JSON and nothing else,
+  a lower bound on any service that takes JSON in.
+
+The process is pinned to one CPU and BLAS to one thread. Each side gets a warm-up pass (BFCL
+has no caches; ToolGrade caches each distinct tool schema and validator, as it does in
+service), then the best of ``--repeats`` timed passes is reported. Target: ToolGrade ≥ 2× BFCL.
+
+Usage::
+
+    python bench/score_throughput.py [--repeats 3] [--limit N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+# One core, one BLAS thread: set before numpy/scipy are imported (by the core, below).
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from service.core.metrics import score_item  # noqa: E402
+from tests.service.core.bfcl_candidates import (  # noqa: E402
+    BfclCandidate,
+    bfcl_checker,
+    generate_candidates,
+    load_bfcl_items,
+)
+
+
+def pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"cpu {cpu}"
+    return "unpinned (no sched_setaffinity)"
+
+
+def best_rate(run: Callable[[], object], count: int, repeats: int) -> float:
+    """Checks per second of the fastest of ``repeats`` timed passes (after one warm-up)."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def bfcl_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[bool]]:
+    check = bfcl_checker()
+
+    def run() -> list[bool]:
+        verdicts = []
+        for candidate in candidates:
+            try:
+                verdicts.append(check(candidate))
+            except Exception:  # BFCL's checker raises on some malformed outputs
+                verdicts.append(False)
+        return verdicts
+
+    return run
+
+
+def toolgrade_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[bool]]:
+    def run() -> list[bool]:
+        return [
+            score_item(
+                c.prediction,
+                c.item.possible_answer,
+                c.item.functions,
+                item_id=c.item.item_id,
+                category=c.category,
+            ).valid
+            for c in candidates
+        ]
+
+    return run
+
+
+def json_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[Any]]:
+    lines = [
+        json.dumps(
+            {
+                "id": c.item.item_id,
+                "prediction": c.prediction,
+                "reference": c.item.possible_answer,
+                "tools": c.item.functions,
+                "category": c.category,
+            }
+        )
+        for c in candidates
+    ]
+
+    def run() -> list[Any]:
+        return [json.loads(line) for line in lines]
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per side")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N candidates")
+    parser.add_argument(
+        "--profile", action="store_true", help="print ToolGrade's top functions (cProfile)"
+    )
+    options = parser.parse_args(argv)
+
+    where = pin_to_one_core()
+    candidates = generate_candidates(load_bfcl_items())[: options.limit]
+    count = len(candidates)
+    print(f"{count} candidates from BFCL's shipped data; pinned to {where}")
+
+    bfcl = bfcl_pass(candidates)
+    ours = toolgrade_pass(candidates)
+    agreement = sum(a == b for a, b in zip(bfcl(), ours(), strict=True)) / count
+
+    floor_rate = best_rate(json_floor_pass(candidates), count, options.repeats)
+    bfcl_rate = best_rate(bfcl, count, options.repeats)
+    ours_rate = best_rate(ours, count, options.repeats)
+
+    print(f"{'json.loads floor':<34}{floor_rate:>12,.0f} items/s")
+    print(f"{'BFCL ast_checker (valid only)':<34}{bfcl_rate:>12,.0f} checks/s")
+    print(f"{'ToolGrade score_item (all metrics)':<34}{ours_rate:>12,.0f} checks/s")
+    print(f"{'ratio ToolGrade / BFCL':<34}{ours_rate / bfcl_rate:>12.2f}x   (target >= 2x)")
+    print(f"{'valid verdicts agreeing with BFCL':<34}{agreement:>12.2%}")
+
+    if options.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(ours)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
