@@ -358,7 +358,7 @@ def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
     lookup.
 
     Args:
-        tool: the tool schema, decoded.
+        tool: the tool schema, decoded (a :class:`ToolSpec` is returned as is).
 
     Returns:
         The normalised spec: a JSON Schema per parameter, the required set and the whole
@@ -379,6 +379,8 @@ def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
         ...         "x": {"type": "float"}}, "required": ["x"]}}}).json_schema["properties"]
         {'x': {'type': 'number'}}
     """
+    if isinstance(tool, ToolSpec):
+        return tool
     if not isinstance(tool, Mapping):
         raise InvalidToolSchemaError(
             f"a tool must be a JSON object, got {type(tool).__name__}", label="schema:invalid_tool"
@@ -400,10 +402,13 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
     """Normalise a list of tools (or a JSON string holding one, as in xLAM) by name.
 
     ``None`` and ``""`` mean "no tools". A single tool object is accepted as a one-item list.
+    Already normalised tools (:class:`ToolSpec` items, or the dict this function returns) pass
+    through, so callers that normalise once can hand the result to every scoring function.
     The same tool appearing twice is kept once; two different tools with one name are an error.
 
     Args:
-        tools: a list of tool schemas, a JSON string of such a list, a single tool, or None.
+        tools: a list of tool schemas, a JSON string of such a list, a single tool, specs by
+            name, or None.
 
     Returns:
         A new dict from tool name to its :class:`ToolSpec`.
@@ -415,6 +420,8 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
         >>> specs = normalise_tools('[{"name": "add", "parameters": {"a": {"type": "int"}}}]')
         >>> list(specs), specs["add"].required
         (['add'], frozenset({'a'}))
+        >>> normalise_tools(specs) == specs
+        True
         >>> normalise_tools(None)
         {}
     """
@@ -437,6 +444,8 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
             _remember(_TOOLS_STRING_CACHE, tools, cached)
         return dict(cached)
     if isinstance(tools, Mapping):
+        if all(isinstance(spec, ToolSpec) for spec in tools.values()):
+            return {spec.name: spec for spec in tools.values()}
         tools = [tools]
     if not isinstance(tools, list | tuple):
         raise InvalidToolSchemaError(

@@ -248,6 +248,15 @@ def test_tools_arrive_as_json_string_list_single_object_or_nothing() -> None:
     assert normalise_tools([]) == {}
 
 
+def test_normalised_tools_pass_through() -> None:
+    specs = normalise_tools([{"name": "add", "parameters": {"a": {"type": "int"}}}])
+    again = normalise_tools(specs)
+    assert again == specs
+    assert again is not specs  # a new dict, as always
+    assert normalise_tools(list(specs.values())) == specs
+    assert normalise_tools({}) == {}
+
+
 def test_normalised_tools_are_cached_per_distinct_schema() -> None:
     tool = {"name": "cached_tool", "parameters": {"x": {"type": "int"}}}
     same_tool_again = json.loads(json.dumps(tool))
