@@ -201,10 +201,21 @@ def _check_value(
     value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, exact: bool
 ) -> str | None:
     """None when ``value`` matches, else ``match:type_mismatch`` or ``match:value_mismatch``."""
-    if exact:
-        if any(_equal_exact(value, option) for option in acceptable):
-            return None
+    try:
+        if exact:
+            matched = any(_equal_exact(value, option) for option in acceptable)
+            return None if matched else _VALUE_MISMATCH
+        return _check_bfcl_value(value, acceptable, declared)
+    except (RecursionError, OverflowError):
+        # Model output nested beyond Python's recursion limit, or an integer too large for a
+        # float, equals no acceptable value; scoring never raises on model output.
         return _VALUE_MISMATCH
+
+
+def _check_bfcl_value(
+    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType
+) -> str | None:
+    """BFCL's type check, then its value check for the expected type."""
     value_type = type(value)
     if value_type is tuple:
         value, value_type = list(value), list
@@ -222,7 +233,7 @@ def _check_value(
         if element is not None and not _elements_typed(value, acceptable, element):
             return _TYPE_MISMATCH
         if answer_type is not None and answer_type is not expected:
-            # BFCL's "variable" rule: the answer's own type wins, values compared as they are.
+            # BFCL's "variable" rule: the answer's own type wins; values compared as they are.
             return None if value in acceptable else _VALUE_MISMATCH
     elif answer_type is not None and value_type is answer_type:
         return None if value in acceptable else _VALUE_MISMATCH

@@ -774,6 +774,15 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     if type(arguments) is not dict:
         arguments = dict(arguments)  # JSON Schema's "object" is a dict
     compiled = _arguments_schema(spec)
+    try:
+        return _validate(compiled, arguments)
+    except RecursionError:
+        # Model output nested beyond Python's recursion limit: it would not execute, and
+        # scoring never raises on model output.
+        return "schema:invalid_value"
+
+
+def _validate(compiled: _ArgumentsSchema, arguments: dict[str, Any]) -> str | None:
     parameters = compiled.parameters
     if parameters is None:
         return _most_fundamental(

@@ -419,3 +419,24 @@ def test_judge_calls_equals_separate_verdict_and_overlap() -> None:
             judgement = judge_calls(calls, reference, tools)
             assert judgement.match == match_calls(calls, reference, tools)
             assert judgement.overlap == argument_overlap(calls, reference, tools)
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+def _nested_list(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_pathological_model_output_is_a_mismatch_not_an_error() -> None:
+    deep = _nested_list(100_000)
+    huge = 10**400  # no float can hold it
+    assert not match_value(deep, (deep,), None, exact=True)
+    assert not match_value(deep, ([[1]],), {"type": "array"})
+    assert not match_value(huge, (1.5,), NUMBER)
+    reference = Reference((ReferenceCall("f", {"x": (1.5,)}),), exact=False)
+    result = match_calls([ToolCall("f", {"x": huge})], reference, {})
+    assert result.error == "match:value_mismatch"

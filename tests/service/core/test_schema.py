@@ -501,3 +501,18 @@ def test_verdicts_agree_with_plain_jsonschema(
     labels = {schema_module._label_for(error) for error in plain.iter_errors(arguments)}
     expected = next((label for label in schema_module._LABEL_PRIORITY if label in labels), None)
     assert validate_arguments(spec, arguments) == expected
+
+
+def _nested_list(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_pathological_arguments_do_not_raise() -> None:
+    spec = normalise_tool({"name": "deep", "parameters": {"v": {"type": "set"}}})
+    # Two equal, separately built structures: checking uniqueness recurses all the way down.
+    pair = [_nested_list(100_000), _nested_list(100_000)]
+    assert validate_arguments(spec, {"v": pair}) == "schema:invalid_value"
+    assert validate_arguments(spec, {"v": [10**400]}) is None
