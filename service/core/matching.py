@@ -47,8 +47,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from scipy.optimize import linear_sum_assignment
-
 from service.core.types import MatchResult, Reference, ReferenceCall, ToolCall, ToolSpec
 
 __all__ = [
@@ -817,6 +815,9 @@ def _best_pairs(table: _PairTable) -> list[tuple[int, int]]:
             pairs.extend(perfect)
             continue
         hits = [[_hits(table.report(p, e)) for e in expected_indices] for p in predicted_indices]
+        # Imported here: scipy.optimize costs ~0.3 s to import and most items never need it.
+        from scipy.optimize import linear_sum_assignment
+
         rows, columns = linear_sum_assignment(hits, maximize=True)
         pairs.extend(
             (predicted_indices[int(row)], expected_indices[int(column)])
