@@ -87,8 +87,7 @@ def plot_categories(
     width = max(7.0, 0.9 * len(metric_names) + 2.5)
     height = max(2.5, 0.45 * len(categories) + 2.2)
     figure, axes = plt.subplots(figsize=(width, height), dpi=_DPI)
-    colour_map = matplotlib.colormaps["RdYlGn"].copy()
-    colour_map.set_bad("#dee2e6")
+    colour_map = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#dee2e6")
     image = axes.imshow(np.ma.masked_invalid(grid), cmap=colour_map, vmin=0, vmax=1, aspect="auto")
     for row in range(len(categories)):
         for column in range(len(metric_names)):

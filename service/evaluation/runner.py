@@ -208,5 +208,8 @@ async def _request_item(
 def _describe_error(error: BaseException | None) -> str:
     """A one-line description that keeps the HTTP status when there is one."""
     if isinstance(error, openai.APIStatusError):
-        return f"http_{error.status_code}: {error.message}"
+        # The SDK's message reads "Error code: 502 - {...}"; the envelope's message is enough.
+        body = error.body
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"http_{error.status_code}: {message or error.message}"
     return f"{type(error).__name__}: {error}"
