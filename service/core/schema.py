@@ -153,9 +153,9 @@ def _canonical_json(value: Any) -> bytes:
         raise TypeError(str(error)) from error
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int = _CACHE_LIMIT) -> None:
     # A plain bounded dict: cheaper than an LRU and enough for "distinct schemas in a run".
-    if len(cache) >= _CACHE_LIMIT:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
 
@@ -657,6 +657,35 @@ _PER_PARAMETER_KEYWORDS: Final = frozenset(
 )
 
 
+class _ParameterValidator:
+    """A parameter schema's validator that remembers its verdicts on scalar values.
+
+    Scalars repeat across the samples of one prompt and across items (enum members, small
+    numbers, common strings); each (type, value) is still judged by ``jsonschema``, once.
+    """
+
+    __slots__ = ("_verdicts", "validator")
+
+    def __init__(self, validator: Validator) -> None:
+        self.validator = validator
+        self._verdicts: dict[tuple[type, Any], bool] = {}
+
+    def is_valid(self, value: Any) -> bool:
+        value_type = type(value)
+        if value_type not in _MEMO_SCALARS or (value_type is str and len(value) > 256):
+            return bool(self.validator.is_valid(value))
+        key = (value_type, value)  # the type keeps 1, 1.0 and True apart
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = bool(self.validator.is_valid(value))
+            _remember(self._verdicts, key, verdict, limit=4096)
+        return verdict
+
+
+_MEMO_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_PARAMETER_VALIDATORS: dict[bytes, _ParameterValidator] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _ArgumentsSchema:
     """How one tool's arguments are validated; built once per distinct JSON Schema.
@@ -671,7 +700,7 @@ class _ArgumentsSchema:
     """
 
     whole: Validator
-    parameters: Mapping[str, Validator] | None = None
+    parameters: Mapping[str, _ParameterValidator] | None = None
     required: frozenset[str] = frozenset()
     allowed: frozenset[str] | None = None
 
@@ -709,6 +738,15 @@ def _validator(schema: Mapping[str, Any]) -> Validator:
     return validator
 
 
+def _parameter_validator(schema: Mapping[str, Any]) -> _ParameterValidator:
+    key = _canonical_json(schema)
+    parameter_validator = _PARAMETER_VALIDATORS.get(key)
+    if parameter_validator is None:
+        parameter_validator = _ParameterValidator(_validator(schema))
+        _remember(_PARAMETER_VALIDATORS, key, parameter_validator)
+    return parameter_validator
+
+
 def _arguments_schema(spec: ToolSpec) -> _ArgumentsSchema:
     schema = spec.json_schema
     entry = _SCHEMA_BY_ID.get(id(schema))
@@ -731,7 +769,7 @@ def _arguments_schema(spec: ToolSpec) -> _ArgumentsSchema:
         compiled = _ArgumentsSchema(
             whole=compiled.whole,
             parameters={
-                name: _validator(parameter)
+                name: _parameter_validator(parameter)
                 for name, parameter in properties.items()
                 if parameter  # {} accepts everything
             },
@@ -798,7 +836,8 @@ def _validate(compiled: _ArgumentsSchema, arguments: dict[str, Any]) -> str | No
     for name, value in arguments.items():
         validator = parameters.get(name)
         if validator is not None and not validator.is_valid(value):
-            labels.update(_label_for(error) for error in validator.iter_errors(value))
+            errors = validator.validator.iter_errors(value)
+            labels.update(_label_for(error) for error in errors)
     return _most_fundamental(labels)
 
 
