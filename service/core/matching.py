@@ -225,7 +225,18 @@ def _check_bfcl_value(
     else:
         expected, value = _expected_type(value, declared)
         value_type = type(value)
-    answer_type = _answer_type(acceptable)
+    answer_type = None
+    for option in acceptable:  # the type of the first acceptable value that is not ""
+        if option != "":
+            answer_type = list if type(option) is tuple else type(option)
+            break
+    if expected is str and value_type is str and answer_type in (str, None):
+        # The most common case, inlined: a string compared after standardisation.
+        target = standardise_string(value)
+        for option in acceptable:
+            if type(option) is str and standardise_string(option) == target:
+                return None
+        return _VALUE_MISMATCH
     if value_type is expected:
         element = declared.element
         if element is not None and not _elements_typed(value, acceptable, element):
@@ -636,8 +647,7 @@ def _perfect_matching(table: _PairTable) -> MatchResult:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ArgumentOverlap:
+class ArgumentOverlap(NamedTuple):
     """Counts of ``(parameter, value)`` pairs after pairing predicted and expected calls.
 
     ``predicted`` counts every argument of every predicted call; ``expected`` counts, for each
@@ -648,6 +658,9 @@ class ArgumentOverlap:
     When a denominator is zero the rate is 1.0 for a perfect empty match (nothing predicted,
     nothing expected, every call paired: e.g. no call for an irrelevance item, or a
     parameterless tool called by name) and 0.0 otherwise.
+
+    A named tuple rather than a frozen dataclass: it is built once per scored item, and
+    that is ~3× cheaper.
     """
 
     true_positives: int
@@ -712,8 +725,7 @@ def argument_overlap(
     return _overlap(_PairTable(calls, reference, tools), None)
 
 
-@dataclass(frozen=True, slots=True)
-class CallJudgement:
+class CallJudgement(NamedTuple):
     """The full verdict and the argument overlap of one prediction, computed together."""
 
     match: MatchResult
