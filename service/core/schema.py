@@ -15,8 +15,13 @@ Three input forms are understood, and may be mixed in one list:
   required unless its type ends in ``, optional`` or it declares a ``default``.
 
 Every distinct tool (by canonical JSON) is normalised once and cached; every distinct JSON Schema
-gets one ``jsonschema`` Draft 2020-12 validator (format checking off), also cached. Normalised
-specs are shared between callers: treat them as read-only.
+gets one ``jsonschema`` Draft 2020-12 validator (format checking off), also cached. A caller
+written JSON Schema is checked against the metaschema once, when first seen. Normalised specs
+are shared between callers: treat them as read-only.
+
+Validation (:func:`validate_arguments`) is ``jsonschema``'s throughout; for the usual object
+schema it runs per parameter value (see ``_ArgumentsSchema``), which gives the same verdicts
+and labels at a fraction of the cost, and a parameter's verdict on a scalar value is remembered.
 """
 
 from __future__ import annotations
