@@ -591,6 +591,11 @@ def _translate_schema(tool_name: str, schema: Mapping[str, Any]) -> dict[str, An
             }
         else:
             translated[keyword] = value
+    # OpenAPI's "nullable: true" (common in OpenAI-style tools) is JSON Schema's "null" type.
+    type_value = translated.get("type")
+    if schema.get("nullable") is True and type_value is not None:
+        types = type_value if isinstance(type_value, list) else [type_value]
+        translated["type"] = types if "null" in types else [*types, "null"]
     return translated
 
 

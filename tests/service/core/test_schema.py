@@ -90,6 +90,21 @@ def test_bfcl_type_names_are_mapped_at_every_depth() -> None:
     assert parameters["stops"]["items"]["type"] == "object"
 
 
+def test_openapi_nullable_admits_null() -> None:
+    spec = normalise_tool(
+        {
+            "name": "n",
+            "parameters": {
+                "type": "object",
+                "properties": {"note": {"type": "string", "nullable": True}},
+            },
+        }
+    )
+    assert spec.parameters["note"]["type"] == ["string", "null"]
+    assert validate_arguments(spec, {"note": None}) is None
+    assert validate_arguments(spec, {"note": 3}) == "schema:type_mismatch"
+
+
 def test_an_explicit_additional_properties_is_respected() -> None:
     parameters = {**WEATHER_PARAMETERS, "additionalProperties": True}
     spec = normalise_tool({"name": "w", "parameters": parameters})
