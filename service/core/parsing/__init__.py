@@ -74,6 +74,8 @@ reasoning=None)
 def _dispatch(prediction: Any) -> ParseResult:
     if isinstance(prediction, str):
         return parse_text(prediction)
+    if type(prediction) is list or type(prediction) is dict:
+        return parse_structured(prediction)
     if prediction is None:
         return ParseResult(calls=())
     if isinstance(prediction, bytes | bytearray | memoryview):

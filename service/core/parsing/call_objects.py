@@ -24,7 +24,7 @@ from service.core.parsing import labels
 from service.core.parsing.json_text import NOT_JSON, decode_json
 from service.core.types import ToolCall
 
-__all__ = ["CALL_KEYS", "CallParseError", "is_call_shaped", "tool_call_from"]
+__all__ = ["CALL_KEYS", "CallParseError", "is_call_shaped", "is_mapping", "tool_call_from"]
 
 CALL_KEYS: Final = frozenset({"name", "function", "tool_calls", "function_call"})
 """Keys whose presence makes a decoded object an attempted call (or message with calls)."""
@@ -84,7 +84,7 @@ def tool_call_from(value: Any, *, from_text: bool) -> ToolCall:
         >>> tool_call_from({"get_weather": {"city": "Paris"}}, from_text=False)
         ToolCall(name='get_weather', arguments={'city': 'Paris'})
     """
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         raise CallParseError(labels.NOT_A_CALL_OBJECT, f"expected an object, got {_kind(value)}")
     if "name" in value:
         return _from_call_object(value, from_text=from_text)
@@ -93,16 +93,21 @@ def tool_call_from(value: Any, *, from_text: bool) -> ToolCall:
     if not from_text and len(value) == 1:
         ((name, arguments),) = value.items()
         if isinstance(name, str) and name not in _RESERVED_KEYS:
-            return ToolCall(name=_checked_name(name), arguments=_arguments(arguments))
+            return ToolCall(name=_checked_name(name), arguments=_arguments(arguments, owned=False))
     raise CallParseError(labels.NOT_A_CALL_OBJECT, "an object without a function name")
+
+
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, with the common ``dict`` case first (ABC checks are slow)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _from_call_object(value: Mapping[Any, Any], *, from_text: bool) -> ToolCall:
     name = _checked_name(value["name"])
     if "arguments" in value:
-        return ToolCall(name=name, arguments=_arguments(value["arguments"]))
+        return ToolCall(name=name, arguments=_arguments(value["arguments"], owned=from_text))
     if "parameters" in value:
-        return ToolCall(name=name, arguments=_arguments(value["parameters"]))
+        return ToolCall(name=name, arguments=_arguments(value["parameters"], owned=from_text))
     if from_text:
         raise CallParseError(labels.NOT_A_CALL_OBJECT, f"call {name!r} has no 'arguments'")
     return ToolCall(name=name, arguments={})
@@ -111,7 +116,7 @@ def _from_call_object(value: Mapping[Any, Any], *, from_text: bool) -> ToolCall:
 def _from_openai_tool_call(value: Mapping[Any, Any], *, from_text: bool) -> ToolCall:
     kind = value.get("type", "function")
     function = value["function"]
-    if kind != "function" or not isinstance(function, Mapping) or "name" not in function:
+    if kind != "function" or not is_mapping(function) or "name" not in function:
         raise CallParseError(labels.NOT_A_CALL_OBJECT, "not an OpenAI function tool call")
     return _from_call_object(function, from_text=from_text)
 
@@ -122,21 +127,25 @@ def _checked_name(name: Any) -> str:
     return name
 
 
-def _arguments(arguments: Any) -> dict[str, Any]:
+def _arguments(arguments: Any, *, owned: bool) -> dict[str, Any]:
+    """Arguments as a dict. ``owned``: freshly decoded JSON (string keys, safe to keep as is);
+    otherwise the caller's object, checked for string keys and copied."""
     if isinstance(arguments, str):
         if not arguments.strip():
             return {}
-        decoded = decode_json(arguments)
-        if decoded is NOT_JSON:
+        arguments = decode_json(arguments)
+        if arguments is NOT_JSON:
             raise CallParseError(labels.INVALID_ARGUMENTS, "arguments string is not JSON")
-        arguments = decoded
+        owned = True
     elif arguments is None:
         return {}
-    if not isinstance(arguments, Mapping):
+    if type(arguments) is dict and owned:
+        return arguments
+    if not is_mapping(arguments):
         raise CallParseError(
             labels.INVALID_ARGUMENTS, f"arguments must be an object, got {_kind(arguments)}"
         )
-    if not all(isinstance(key, str) for key in arguments):
+    if not all(type(key) is str for key in arguments):
         raise CallParseError(labels.INVALID_ARGUMENTS, "argument names must be strings")
     return dict(arguments)
 

@@ -44,6 +44,7 @@ _OPENER_OF: Final = {"}": "{", "]": "["}
 # A name key, JSON or Python quoted: the mark of an attempted call.
 _NAME_KEY: Final = re.compile(r"([\"'])name\1\s*:")
 _FENCE: Final = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_EMPTY_FENCE: Final = re.compile(r"```[\w+-]*\s*```")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,23 +86,35 @@ def bracket_pairs(text: str) -> dict[int, int]:
     return pairs
 
 
-def parse_embedded(text: str) -> ParseResult:
+def parse_embedded(text: str, *, reasoning: str | None = None) -> ParseResult:
     """Calls from JSON objects/lists (or Python calls in fences) inside ``text``.
 
     Returns ``form="json"`` (or ``"python"``) with the calls and the prose around them; a
     ``form="text"`` result with no calls when nothing in ``text`` attempts a call.
+    ``reasoning`` (the ``<think>`` text, split off beforehand) is passed through.
 
     Example:
         >>> result = parse_embedded('I will call {"name": "f", "arguments": {"x": 1}} and '
         ...                         '```json\\n[{"name": "g", "arguments": {}}]\\n``` now.')
         >>> result.form, [c.name for c in result.calls], result.content
-        ('json', ['f', 'g'], 'I will call  and ```json\\n\\n``` now.')
+        ('json', ['f', 'g'], 'I will call  and  now.')
     """
     try:
         python_calls = _python_fences(text)
         if python_calls:
-            return ParseResult(calls=python_calls, form="python", content=text.strip() or None)
-        spans = _decoded_spans(text)
+            return ParseResult(
+                calls=python_calls, form="python", content=text.strip() or None, reasoning=reasoning
+            )
+        if "name" not in text:  # every call object and every attempted one has a name key
+            return ParseResult(
+                calls=(), form="text", content=text.strip() or None, reasoning=reasoning
+            )
+        pairs = bracket_pairs(text)
+        if text[0] in "{[" and 0 not in pairs:
+            # Starts as JSON but never closes: truncated output earns nothing for the complete
+            # calls inside it.
+            raise CallParseError(labels.INVALID_JSON, "the leading bracket is never closed")
+        spans = _decoded_spans(text, pairs)
         calls, call_spans = _calls_in(spans)
         if not calls:
             seed_span = _seed_span(text)
@@ -110,10 +123,11 @@ def parse_embedded(text: str) -> ParseResult:
         if not calls and _has_unexplained_name_key(text, spans):
             raise CallParseError(labels.INVALID_JSON, "a call-like key in text that is not JSON")
     except CallParseError as failure:
-        return ParseResult(calls=(), error=failure.label, form="json")
+        return ParseResult(calls=(), error=failure.label, form="json", reasoning=reasoning)
     if not calls:
-        return ParseResult(calls=(), form="text", content=text.strip() or None)
-    return ParseResult(calls=calls, form="json", content=_outside(text, call_spans) or None)
+        return ParseResult(calls=(), form="text", content=text.strip() or None, reasoning=reasoning)
+    content = _outside(text, call_spans) or None
+    return ParseResult(calls=calls, form="json", content=content, reasoning=reasoning)
 
 
 def _python_fences(text: str) -> tuple[ToolCall, ...]:
@@ -127,12 +141,11 @@ def _python_fences(text: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def _decoded_spans(text: str) -> list[_Span]:
+def _decoded_spans(text: str, pairs: dict[int, int]) -> list[_Span]:
     """Every decodable bracketed span that contains a ``"name":`` key, outermost first."""
     name_keys = [m.start() for m in _NAME_KEY.finditer(text) if m.group(1) == '"']
     if not name_keys:
         return []
-    pairs = bracket_pairs(text)
     spans: list[_Span] = []
     consumed_until = 0
     failures = 0
@@ -196,4 +209,4 @@ def _outside(text: str, spans: list[_Span]) -> str:
         pieces.append(text[position : span.start])
         position = span.end
     pieces.append(text[position:])
-    return "".join(pieces).strip()
+    return _EMPTY_FENCE.sub("", "".join(pieces)).strip()

@@ -15,7 +15,10 @@ than silently dropped:
   ``<tool_call>`` before any ``</tool_call>`` is always ``parse:unterminated_tool_call``;
 * any malformed block fails the whole prediction (no partial credit), with the first block's
   label; ``</tool_call>`` without an opening tag is ``parse:unmatched_tool_call_tag``;
-* markup inside the ``<think>`` block is reasoning, not calls.
+* markup inside the ``<think>`` block is reasoning, not calls; a lone ``</think>`` after a
+  ``<tool_call>`` is not a reasoning boundary;
+* like vLLM's parser, tags are found by plain search, not JSON-aware: an argument string that
+  contains ``</tool_call>`` ends its block early (and fails to decode).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
             return text[inner:].strip(), ""
         return text[inner:end].strip(), text[end + len(_THINK_CLOSE) :]
     end = text.find(_THINK_CLOSE)
-    if end >= 0 and (start < 0 or start > end):
+    if end >= 0 and (start < 0 or start > end) and text.find(OPEN_TAG, 0, end) < 0:
         return text[:end].strip(), text[end + len(_THINK_CLOSE) :]
     return None, text
 
@@ -64,8 +67,10 @@ def has_tool_call_markup(text: str) -> bool:
     return OPEN_TAG in text or CLOSE_TAG in text
 
 
-def parse_hermes(text: str) -> ParseResult:
+def parse_hermes(text: str, *, reasoning: str | None = None) -> ParseResult:
     """Calls from ``<tool_call>`` blocks; ``content`` is the text around them.
+
+    ``reasoning`` (the ``<think>`` text, split off beforehand) is passed through.
 
     Example:
         >>> result = parse_hermes('Sure.\\n<tool_call>\\n{"name": "f", "arguments": {"x": 1}}'
@@ -98,8 +103,10 @@ def parse_hermes(text: str) -> ParseResult:
         if CLOSE_TAG in content:
             raise CallParseError(labels.UNMATCHED_TOOL_CALL_TAG, f"{CLOSE_TAG} without opening")
     except CallParseError as failure:
-        return ParseResult(calls=(), error=failure.label, form="hermes")
-    return ParseResult(calls=tuple(calls), form="hermes", content=content.strip() or None)
+        return ParseResult(calls=(), error=failure.label, form="hermes", reasoning=reasoning)
+    return ParseResult(
+        calls=tuple(calls), form="hermes", content=content.strip() or None, reasoning=reasoning
+    )
 
 
 def _call_from_block(block: str, *, terminated: bool) -> ToolCall:

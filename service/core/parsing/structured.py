@@ -18,53 +18,63 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.core.parsing import labels
-from service.core.parsing.call_objects import CallParseError, tool_call_from
+from service.core.parsing.call_objects import CallParseError, is_mapping, tool_call_from
 from service.core.types import ParseResult, ToolCall
 
 __all__ = ["parse_structured"]
 
 
-def parse_structured(value: Any, *, from_text: bool = False) -> ParseResult:
+def parse_structured(
+    value: Any, *, from_text: bool = False, reasoning: str | None = None
+) -> ParseResult:
     """Calls from a decoded prediction (a list or a mapping).
 
     Args:
         value: The prediction as data.
-        from_text: ``value`` was decoded from model text (stricter call objects, see
-            :func:`~service.core.parsing.call_objects.tool_call_from`).
+        from_text: ``value`` was decoded from model text: stricter call objects (see
+            :func:`~service.core.parsing.call_objects.tool_call_from`) and ``form="json"``.
+        reasoning: Reasoning split off the text beforehand, passed through.
 
     Example:
         >>> parse_structured([{"type": "function", "function": {"name": "f",
         ...                    "arguments": '{"x": 1}'}}]).calls
         (ToolCall(name='f', arguments={'x': 1}),)
     """
-    form = _form_of(value)
+    shape = _form_of(value)
+    form = "json" if from_text else shape
     try:
-        if form == "messages":
-            return _parse_messages(value, from_text=from_text)
-        if form == "openai" and isinstance(value, Mapping):
-            return _parse_message(value, from_text=from_text)
-        if isinstance(value, Mapping):
-            return ParseResult(calls=(tool_call_from(value, from_text=from_text),), form=form)
-        if _is_list(value):
-            calls = tuple(tool_call_from(item, from_text=from_text) for item in value)
-            return ParseResult(calls=calls, form=form)
+        if shape == "messages":
+            return _parse_messages(value, form=form, from_text=from_text)
+        if is_mapping(value):
+            if _is_message(value):
+                return _parse_message(value, form=form, from_text=from_text)
+            calls: tuple[ToolCall, ...] = (tool_call_from(value, from_text=from_text),)
+        elif _is_list(value):
+            calls = tuple([tool_call_from(item, from_text=from_text) for item in value])
+        else:
+            raise CallParseError(labels.NOT_A_CALL_OBJECT, "neither a list nor an object")
     except CallParseError as failure:
-        return ParseResult(calls=(), error=failure.label, form=form)
-    return ParseResult(calls=(), error=labels.NOT_A_CALL_OBJECT, form=form)
+        return ParseResult(calls=(), error=failure.label, form=form, reasoning=reasoning)
+    return ParseResult(calls=calls, form=form, reasoning=reasoning)
 
 
 def _form_of(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return "openai" if _is_message(value) or _is_openai_call(value) else "structured"
-    if _is_list(value) and value:
-        if all(isinstance(item, Mapping) and "role" in item for item in value):
-            return "messages"
-        if all(_is_openai_call(item) for item in value):
-            return "openai"
-    return "structured"
+    if not _is_list(value) or not value:
+        return "structured"
+    messages = openai_calls = True
+    for item in value:
+        if not is_mapping(item):
+            return "structured"
+        messages = messages and "role" in item
+        openai_calls = openai_calls and _is_openai_call(item)
+    return "messages" if messages else "openai" if openai_calls else "structured"
 
 
 def _is_list(value: Any) -> bool:
+    if type(value) is list:
+        return True
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 
@@ -74,23 +84,26 @@ def _is_message(value: Mapping[Any, Any]) -> bool:
     return "content" in value and "name" not in value
 
 
-def _is_openai_call(item: Any) -> bool:
-    return isinstance(item, Mapping) and "function" in item and "name" not in item
+def _is_openai_call(item: Mapping[Any, Any]) -> bool:
+    return "function" in item and "name" not in item
 
 
-def _parse_messages(messages: Sequence[Mapping[Any, Any]], *, from_text: bool) -> ParseResult:
+def _parse_messages(
+    messages: Sequence[Mapping[Any, Any]], *, form: str, from_text: bool
+) -> ParseResult:
     calls: list[ToolCall] = []
     for message in messages:
         if message.get("role") != "assistant":
             continue
-        result = _parse_message(message, from_text=from_text)
+        result = _parse_message(message, form=form, from_text=from_text)
         if result.error is not None:  # a malformed turn fails the whole completion
-            return ParseResult(calls=(), error=result.error, form="messages")
+            return ParseResult(calls=(), error=result.error, form=form)
         calls.extend(result.calls)
-    return ParseResult(calls=tuple(calls), form="messages")
+    return ParseResult(calls=tuple(calls), form=form)
 
 
-def _parse_message(message: Mapping[Any, Any], *, from_text: bool) -> ParseResult:
+def _parse_message(message: Mapping[Any, Any], *, form: str, from_text: bool) -> ParseResult:
+    """One assistant message; ``form`` names calls from ``tool_calls``/``function_call``."""
     # Imported here: text parsing reads JSON messages through this module.
     from service.core.parsing.text import parse_text
 
@@ -100,34 +113,27 @@ def _parse_message(message: Mapping[Any, Any], *, from_text: bool) -> ParseResul
     tool_calls = message.get("tool_calls")
     function_call = message.get("function_call")
     if tool_calls:
-        if not isinstance(tool_calls, list):
+        if not _is_list(tool_calls):
             raise CallParseError(labels.NOT_A_CALL_OBJECT, "tool_calls must be a list")
-        calls = tuple(tool_call_from(call, from_text=from_text) for call in tool_calls)
+        calls = tuple([tool_call_from(call, from_text=from_text) for call in tool_calls])
     elif function_call:
         calls = (tool_call_from(function_call, from_text=from_text),)
     elif content is not None:
-        result = parse_text(content)
-        return ParseResult(
-            calls=result.calls,
-            error=result.error,
-            form=result.form,
-            content=result.content,
-            reasoning=result.reasoning if result.reasoning is not None else reasoning,
-        )
+        return parse_text(content, reasoning=reasoning)
     else:
         calls = ()
-    return ParseResult(calls=calls, form="openai", content=content or None, reasoning=reasoning)
+    return ParseResult(calls=calls, form=form, content=content or None, reasoning=reasoning)
 
 
 def _content_text(content: Any) -> str | None:
     """Message content as text: a string, or the text parts of a content-part list."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
+    if _is_list(content):
         parts = [
             part["text"]
             for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+            if is_mapping(part) and isinstance(part.get("text"), str)
         ]
         return "".join(parts)
     return None

@@ -13,7 +13,6 @@ Order of recognition (the first that applies decides the form):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from service.core.parsing.call_objects import CALL_KEYS, CallParseError
@@ -27,58 +26,52 @@ from service.core.types import ParseResult
 __all__ = ["parse_text"]
 
 
-def parse_text(text: str) -> ParseResult:
+def parse_text(text: str, *, reasoning: str | None = None) -> ParseResult:
     """Parse model text in any supported form; ``reasoning`` carries a ``<think>`` block.
+
+    Args:
+        text: The model's output.
+        reasoning: Reasoning known from elsewhere (an OpenAI message's
+            ``reasoning_content``), used when ``text`` has no ``<think>`` block.
 
     Example:
         >>> parse_text("<think>easy</think>get_time()")
         ParseResult(calls=(ToolCall(name='get_time', arguments={}),), error=None, \
 form='python', content=None, reasoning='easy')
     """
-    reasoning, body = split_reasoning(text)
-    result = _parse_body(body.strip())
-    if reasoning is None:
-        return result
-    return ParseResult(
-        calls=result.calls,
-        error=result.error,
-        form=result.form,
-        content=result.content,
-        reasoning=reasoning,
-    )
-
-
-def _parse_body(body: str) -> ParseResult:
+    think, body = split_reasoning(text)
+    if think is not None:
+        reasoning = think
+    body = body.strip()
     if not body:
-        return ParseResult(calls=())
+        return ParseResult(calls=(), reasoning=reasoning)
     if has_tool_call_markup(body):
-        return parse_hermes(body)
+        return parse_hermes(body, reasoning=reasoning)
     if body[0] in "{[":
         value = decode_json(body)
         if value is not NOT_JSON:
-            return _whole_json(value, body)
+            return _whole_json(value, body, reasoning)
     if looks_like_python_call(body):
         try:
             calls = parse_python_calls(body)
         except CallParseError as failure:
-            return ParseResult(calls=(), error=failure.label, form="python")
+            return ParseResult(calls=(), error=failure.label, form="python", reasoning=reasoning)
         if calls is not None:
-            return ParseResult(calls=calls, form="python")
-    return parse_embedded(body)
+            return ParseResult(calls=calls, form="python", reasoning=reasoning)
+    return parse_embedded(body, reasoning=reasoning)
 
 
-def _whole_json(value: Any, body: str) -> ParseResult:
+def _whole_json(value: Any, body: str, reasoning: str | None) -> ParseResult:
     if not _attempts_a_call(value):
         if value == []:
-            return ParseResult(calls=(), form="json")
-        return ParseResult(calls=(), form="text", content=body)
-    result = parse_structured(value, from_text=True)
-    return ParseResult(calls=result.calls, error=result.error, form="json", content=result.content)
+            return ParseResult(calls=(), form="json", reasoning=reasoning)
+        return ParseResult(calls=(), form="text", content=body, reasoning=reasoning)
+    return parse_structured(value, from_text=True, reasoning=reasoning)
 
 
 def _attempts_a_call(value: Any) -> bool:
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return not CALL_KEYS.isdisjoint(value)
-    if isinstance(value, list):
-        return any(isinstance(item, Mapping) and not CALL_KEYS.isdisjoint(item) for item in value)
+    if type(value) is list:
+        return any(type(item) is dict and not CALL_KEYS.isdisjoint(item) for item in value)
     return False
