@@ -231,7 +231,11 @@ def test_request_id_is_echoed_and_logged_as_json(scoring_server: LiveServer) -> 
     assert odd.headers["x-request-id"] != "a b"
     deadline = time.monotonic() + 5
     while True:
-        lines = [json.loads(line) for line in scoring_server.log_tail().splitlines()[1:] if line]
+        lines = [
+            json.loads(line)
+            for line in scoring_server.log_text().splitlines()
+            if line.startswith("{")
+        ]
         access = [line for line in lines if line.get("request_id") == "trace-42"]
         if access or time.monotonic() > deadline:
             break
