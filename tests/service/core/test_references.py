@@ -156,11 +156,11 @@ JSON_VALUES = st.recursive(
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
     ),
-    max_leaves=20,
+    max_leaves=10,
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(JSON_VALUES)
 def test_any_value_normalises_or_raises_a_labelled_reference_error(value: Any) -> None:
     for reference in (value, [value], json.dumps(value, allow_nan=True)):
@@ -174,7 +174,7 @@ def test_any_value_normalises_or_raises_a_labelled_reference_error(value: Any) -
             assert all(isinstance(v, tuple) for call in result.calls for v in call.params.values())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(
