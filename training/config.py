@@ -37,6 +37,12 @@ class LoraSettings(_Config):
     alpha: int = Field(default=64, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     target_modules: str | list[str] = "all-linear"
+    modules_to_save: list[str] | None = Field(
+        default=None, description="Modules trained in full besides the adapter (e.g. [norm])."
+    )
+    ensure_weight_tying: bool = Field(
+        default=True, description="Keep a tied output head tied to a trained embed_tokens."
+    )
 
 
 class PrepareConfig(_Config):

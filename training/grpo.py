@@ -264,6 +264,8 @@ def run_grpo(config: GRPOJobConfig, *, callbacks: tuple[Any, ...] = ()) -> GRPOR
             lora_alpha=config.lora.alpha,
             lora_dropout=config.lora.dropout,
             target_modules=config.lora.target_modules,
+            modules_to_save=config.lora.modules_to_save,
+            ensure_weight_tying=config.lora.ensure_weight_tying,
             task_type="CAUSAL_LM",
         )
         if config.lora is not None

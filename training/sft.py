@@ -55,6 +55,22 @@ class SFTResult:
         return asdict(self)
 
 
+def canonical_chat_template(template: str | None) -> str | None:
+    """The template without a final newline, which Jinja drops when rendering anyway.
+
+    TRL swaps in its masked training template only for a template it recognises *exactly*;
+    templates saved to a file (``chat_template.jinja``) often gain a trailing newline, which
+    would make an otherwise-known template unrecognised.
+
+    Example:
+        >>> canonical_chat_template("{{ messages }}\n"), canonical_chat_template(None)
+        ('{{ messages }}', None)
+    """
+    if template is not None and template.endswith("\n"):
+        return template[:-1]
+    return template
+
+
 def load_conversations(path: Path, limit: int | None = None) -> Any:
     """A ``datasets.Dataset`` of ``messages``/``tools`` rows from a TRL JSONL split."""
     import datasets
@@ -125,6 +141,8 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
         **config.trainer_args,
     )
     tokenizer = AutoTokenizer.from_pretrained(base_model)
+    if config.assistant_only_loss:
+        tokenizer.chat_template = canonical_chat_template(tokenizer.chat_template)
     model = AutoModelForCausalLM.from_pretrained(
         base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
     )
@@ -133,6 +151,8 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
         target_modules=config.lora.target_modules,
+        modules_to_save=config.lora.modules_to_save,
+        ensure_weight_tying=config.lora.ensure_weight_tying,
         task_type="CAUSAL_LM",
     )
     time_limit = make_time_limit_callback(config.max_time_s) if config.max_time_s else None

@@ -128,13 +128,23 @@ _BODIES = (
 )  # fmt: skip
 _REMINDERS = ("call mom", "take the pills", "stand up and stretch", "check the oven", "pay rent")
 _MOVIES = ("Inception", "Alien", "Amelie", "Heat", "Up", "Arrival", "Parasite", "Vertigo")
-_TIMEZONES = ("Europe/Paris", "Asia/Tokyo", "America/New_York", "Australia/Sydney", "UTC")
+_TIMEZONES = (
+    "Europe/Paris", "Asia/Tokyo", "America/New_York", "Australia/Sydney", "UTC", "Europe/London",
+    "America/Los_Angeles", "Asia/Kolkata", "Africa/Nairobi", "America/Sao_Paulo", "Asia/Seoul",
+    "Europe/Berlin",
+)  # fmt: skip
 _TOPICS = ("technology", "sports", "science", "finance", "health", "politics", "travel")
 _TEXTS = (
     "the quick brown fox jumps over the lazy dog",
     "to be or not to be that is the question",
     "all models are wrong but some are useful",
     "practice makes perfect",
+    "the early bird catches the worm",
+    "a journey of a thousand miles begins with a single step",
+    "simple is better than complex",
+    "time flies like an arrow",
+    "knowledge is power",
+    "where there is smoke there is fire",
 )  # fmt: skip
 _CHITCHAT = (
     ("Tell me a joke about cats.", "Why did the cat sit on the laptop? To watch the mouse."),
@@ -143,6 +153,20 @@ _CHITCHAT = (
     ("Write a haiku about autumn.", "Red leaves drift and fall; / the year exhales."),
     ("How are you today?", "I'm doing well, thanks for asking! How can I help?"),
     ("What does HTTP stand for?", "HTTP stands for HyperText Transfer Protocol."),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted the Mona Lisa."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+    ("What is the boiling point of water at sea level?", "100 degrees Celsius."),
+    ("Can you recommend a good book?", "Try 'The Left Hand of Darkness' by Ursula K. Le Guin."),
+    ("What's the difference between a list and a tuple?", "A list is mutable; a tuple is not."),
+    ("Say hello in a friendly way.", "Hello there! Lovely to meet you."),
+    ("Why is the sky blue?", "Air scatters blue light more than red light."),
+    ("Give me a synonym for happy.", "Joyful."),
+    ("What year did the first moon landing happen?", "The first moon landing was in 1969."),
+    ("Summarise the plot of Hamlet in one sentence.", "A prince avenges his father and dies."),
+    ("What is photosynthesis?", "Plants turning light, water and CO2 into sugar and oxygen."),
+    ("Thanks for your help!", "You're welcome!"),
+    ("How do I politely decline an invitation?", "Thank them warmly and say you can't make it."),
+    ("What rhymes with orange?", "Almost nothing; 'door hinge' is the usual joke."),
 )  # fmt: skip
 
 
