@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from service.core.metrics import summarise
@@ -147,3 +149,27 @@ def test_a_run_without_errors_still_draws_every_chart(tmp_path: Path) -> None:
     paths = write_run(tmp_path, INFO, scored, report)
     assert paths["errors_png"].stat().st_size > 5_000
     assert "Every item was fully valid." in paths["report_md"].read_text(encoding="utf-8")
+
+
+def test_summary_equals_the_live_score_endpoint(run_dir: Path, scoring_server: Any) -> None:
+    """The same items POSTed to a real (scoring-only) service give the report's numbers."""
+    records = [
+        json.loads(line)
+        for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    items = [
+        {key: record[key] for key in ("id", "prediction", "reference", "tools", "category")}
+        for record in records
+    ]
+    response = httpx.post(
+        f"{scoring_server.base_url}/score",
+        json={"items": items, "include_items": True, "bootstrap_samples": 200},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    live = response.json()
+    summary = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["summary"]
+    assert {key: live[key] for key in ("count", "metrics", "ci", "by_category")} == summary
+    assert [item["error_type"] for item in live["items"]] == [
+        record["score"]["error_type"] for record in records
+    ]
