@@ -12,11 +12,12 @@ systematic perturbations, ``tests/service/core/bfcl_candidates.py``):
 
 The process is pinned to one CPU and BLAS to one thread. Each side gets a warm-up pass (BFCL
 has no caches; ToolGrade caches each distinct tool schema and validator, as it does in
-service), then the best of ``--repeats`` timed passes is reported. Target: ToolGrade ≥ 2× BFCL.
+service), then the best of ``--repeats`` interleaved timed passes is reported.
+Target: ToolGrade ≥ 2× BFCL.
 
 Usage::
 
-    python bench/score_throughput.py [--repeats 3] [--limit N] [--profile]
+    python bench/score_throughput.py [--repeats 5] [--limit N] [--profile]
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 # One core, one BLAS thread: set before numpy/scipy are imported (by the core, below).
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
@@ -39,7 +42,11 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from service.core.metrics import score_item  # noqa: E402
+from service.core.matching import argument_overlap, match_calls  # noqa: E402
+from service.core.metrics import check_call_schema, score_item  # noqa: E402
+from service.core.parsing import parse_calls  # noqa: E402
+from service.core.references import normalise_reference  # noqa: E402
+from service.core.schema import normalise_tools  # noqa: E402
 from tests.service.core.bfcl_candidates import (  # noqa: E402
     BfclCandidate,
     bfcl_checker,
@@ -56,15 +63,21 @@ def pin_to_one_core() -> str:
     return "unpinned (no sched_setaffinity)"
 
 
-def best_rate(run: Callable[[], object], count: int, repeats: int) -> float:
-    """Checks per second of the fastest of ``repeats`` timed passes (after one warm-up)."""
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+def best_rates(runs: dict[str, Callable[[], object]], count: int, repeats: int) -> dict[str, float]:
+    """Items per second of each run's fastest pass, after one warm-up pass each.
+
+    Passes are interleaved (A, B, C, A, B, C, ...) so that load from other processes falls on
+    every side alike; the fastest pass is the least disturbed one.
+    """
+    for run in runs.values():
         run()
-        best = min(best, time.perf_counter() - start)
-    return count / best
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: count / seconds for name, seconds in best.items()}
 
 
 def bfcl_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[bool]]:
@@ -98,7 +111,9 @@ def toolgrade_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[boo
     return run
 
 
-def json_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[Any]]:
+def json_floor_pass(
+    candidates: Sequence[BfclCandidate], loads: Callable[[str], Any] = json.loads
+) -> Callable[[], list[Any]]:
     lines = [
         json.dumps(
             {
@@ -113,14 +128,35 @@ def json_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[An
     ]
 
     def run() -> list[Any]:
-        return [json.loads(line) for line in lines]
+        return [loads(line) for line in lines]
 
     return run
 
 
+def stage_passes(candidates: Sequence[BfclCandidate]) -> dict[str, Callable[[], object]]:
+    """Each step of score_item on its own, fed the previous steps' outputs."""
+    calls = [parse_calls(c.prediction).calls for c in candidates]
+    references = [normalise_reference(c.item.possible_answer) for c in candidates]
+    tools = [normalise_tools(c.item.functions) for c in candidates]
+    triples = list(zip(calls, references, tools, strict=True))
+    return {
+        "parse_calls": lambda: [parse_calls(c.prediction) for c in candidates],
+        "normalise_reference": lambda: [
+            normalise_reference(c.item.possible_answer) for c in candidates
+        ],
+        "normalise_tools (cached)": lambda: [normalise_tools(c.item.functions) for c in candidates],
+        "schema + exec checks": lambda: [
+            [check_call_schema(call, declared) for call in item_calls]
+            for item_calls, _, declared in triples
+        ],
+        "match_calls": lambda: [match_calls(*triple) for triple in triples],
+        "argument_overlap": lambda: [argument_overlap(*triple) for triple in triples],
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per side")
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes per side")
     parser.add_argument("--limit", type=int, default=None, help="use the first N candidates")
     parser.add_argument(
         "--profile", action="store_true", help="print ToolGrade's top functions (cProfile)"
@@ -136,15 +172,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours = toolgrade_pass(candidates)
     agreement = sum(a == b for a, b in zip(bfcl(), ours(), strict=True)) / count
 
-    floor_rate = best_rate(json_floor_pass(candidates), count, options.repeats)
-    bfcl_rate = best_rate(bfcl, count, options.repeats)
-    ours_rate = best_rate(ours, count, options.repeats)
+    rates = best_rates(
+        {
+            "floor": json_floor_pass(candidates),
+            "orjson": json_floor_pass(candidates, orjson.loads),
+            "bfcl": bfcl,
+            "ours": ours,
+        },
+        count,
+        options.repeats,
+    )
+    floor_rate, bfcl_rate, ours_rate = rates["floor"], rates["bfcl"], rates["ours"]
 
     print(f"{'json.loads floor':<34}{floor_rate:>12,.0f} items/s")
+    print(f"{'  (orjson.loads)':<34}{rates['orjson']:>12,.0f} items/s")
     print(f"{'BFCL ast_checker (valid only)':<34}{bfcl_rate:>12,.0f} checks/s")
     print(f"{'ToolGrade score_item (all metrics)':<34}{ours_rate:>12,.0f} checks/s")
     print(f"{'ratio ToolGrade / BFCL':<34}{ours_rate / bfcl_rate:>12.2f}x   (target >= 2x)")
     print(f"{'valid verdicts agreeing with BFCL':<34}{agreement:>12.2%}")
+
+    print("\nToolGrade per stage (µs per item):")
+    stage_rates = best_rates(stage_passes(candidates), count, options.repeats)
+    for name, rate in stage_rates.items():
+        print(f"  {name:<32}{1e6 / rate:>8.1f}")
+    print(f"  {'score_item, all stages':<32}{1e6 / ours_rate:>8.1f}")
 
     if options.profile:
         profiler = cProfile.Profile()

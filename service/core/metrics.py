@@ -43,12 +43,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from service.core.matching import argument_overlap, match_calls
+from service.core.matching import judge_calls, match_calls
 from service.core.parsing import parse_calls
 from service.core.parsing.labels import NO_CALL_FOUND
 from service.core.references import normalise_reference
@@ -78,17 +78,21 @@ _AST_COLUMN = ITEM_RATES.index("ast_accuracy")
 FloatMatrix = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class CallCheck:
+class CallCheck(NamedTuple):
     """Schema and execution verdict for one predicted call.
 
     ``schema_error`` is ``None`` when the call names a declared tool and supplies every
     required parameter; ``exec_error`` is ``None`` when its arguments also validate against the
-    tool's JSON Schema (the call "would execute").
+    tool's JSON Schema (the call "would execute"). A named tuple: one is built per call scored.
     """
 
     schema_error: str | None
     exec_error: str | None
+
+
+_CALL_OK = CallCheck(None, None)
+_CALL_UNDECLARED = CallCheck(UNDECLARED_TOOL, "exec:undeclared_tool")
+_CALL_MISSING_REQUIRED = CallCheck(MISSING_REQUIRED, "exec:missing_required")
 
 
 def check_call_schema(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallCheck:
@@ -117,12 +121,12 @@ def check_call_schema(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallChec
     """
     spec = tools.get(call.name)
     if spec is None:
-        return CallCheck(UNDECLARED_TOOL, "exec:undeclared_tool")
+        return _CALL_UNDECLARED
     if not spec.required.issubset(call.arguments):
         # A call missing a required argument cannot execute; no need to run the validator.
-        return CallCheck(MISSING_REQUIRED, "exec:missing_required")
+        return _CALL_MISSING_REQUIRED
     validation_error = validate_arguments(spec, call.arguments)
-    return CallCheck(None, None if validation_error is None else _exec_label(validation_error))
+    return _CALL_OK if validation_error is None else CallCheck(None, _exec_label(validation_error))
 
 
 def _exec_label(validation_label: str) -> str:
@@ -253,27 +257,41 @@ def _score_call_item(
             expects_no_call=False,
             calls=(),
         )
-    checks = [check_call_schema(call, declared) for call in parsed_calls]
-    schema_error = next((c.schema_error for c in checks if c.schema_error), None)
-    exec_error = next((c.exec_error for c in checks if c.exec_error), None)
-    verdict = match_calls(parsed_calls, expected, declared)
-    overlap = argument_overlap(parsed_calls, expected, declared)
-    match_error = None if verdict.valid else (verdict.error or "match:invalid")
+    schema_error, exec_error = _first_call_errors(parsed_calls, declared)
+    verdict, overlap = judge_calls(parsed_calls, expected, declared)
+    precision, recall = overlap.precision, overlap.recall
     return ItemScore(
         id=item_id,
         category=category,
         parsed=True,
         valid=verdict.valid,
-        error_type=schema_error or exec_error or match_error,
+        error_type=schema_error or exec_error or verdict.error,
         name_match=_same_names(parsed_calls, expected),
         schema_hit=schema_error is None,
         exec_ok=exec_error is None,
-        argument_precision=overlap.precision,
-        argument_recall=overlap.recall,
-        argument_f1=overlap.f1,
+        argument_precision=precision,
+        argument_recall=recall,
+        argument_f1=_f1(precision, recall),
         expects_no_call=False,
         calls=parsed_calls,
     )
+
+
+def _first_call_errors(
+    calls: Sequence[ToolCall], declared: Mapping[str, ToolSpec]
+) -> tuple[str | None, str | None]:
+    """The first schema label and the first exec label among the calls' checks."""
+    schema_error = exec_error = None
+    for call in calls:
+        check = check_call_schema(call, declared)
+        schema_error = schema_error or check.schema_error
+        exec_error = exec_error or check.exec_error
+    return schema_error, exec_error
+
+
+def _f1(precision: float, recall: float) -> float:
+    # Same formula as ArgumentOverlap.f1, from the rates already computed.
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def _score_no_call_item(
@@ -319,9 +337,7 @@ def _score_no_call_item(
             expects_no_call=True,
             calls=(),
         )
-    checks = [check_call_schema(call, declared) for call in calls]
-    schema_error = next((c.schema_error for c in checks if c.schema_error), None)
-    exec_error = next((c.exec_error for c in checks if c.exec_error), None)
+    schema_error, exec_error = _first_call_errors(calls, declared)
     # A call where none was wanted is never valid; match_calls only names the reason.
     match_error = match_calls(calls, expected, declared).error or "match:unexpected_call"
     return ItemScore(
@@ -342,7 +358,12 @@ def _score_no_call_item(
 
 
 def _same_names(calls: Sequence[ToolCall], expected: Reference) -> bool:
-    return sorted(c.name for c in calls) == sorted(c.name for c in expected.calls)
+    wanted = expected.calls
+    if len(calls) != len(wanted):
+        return False
+    if len(calls) == 1:
+        return calls[0].name == wanted[0].name
+    return sorted(c.name for c in calls) == sorted(c.name for c in wanted)
 
 
 @dataclass(frozen=True, slots=True)

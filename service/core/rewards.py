@@ -55,7 +55,7 @@ from enum import StrEnum
 from typing import Any
 
 from service.core.errors import InvalidWeightsError, ToolGradeError
-from service.core.matching import argument_overlap, match_calls, match_value
+from service.core.matching import argument_overlap, judge_calls, match_value
 from service.core.metrics import check_call_schema
 from service.core.parsing import parse_calls
 from service.core.references import normalise_reference
@@ -337,15 +337,18 @@ def score_completion(
     checks = [check_call_schema(call, tools) for call in calls]
     schema_hit = sum(check.schema_error is None for check in checks) / len(checks)
     executes = sum(check.exec_error is None for check in checks) / len(checks)
-    semantic = argument_overlap(calls, reference, tools).f1
+    if profile is RewardProfile.STRICT:
+        verdict, overlap = judge_calls(calls, reference, tools)
+        reward = 1.0 if verdict.valid else 0.0
+        semantic = overlap.f1
+    else:
+        semantic = argument_overlap(calls, reference, tools).f1
     components = (1.0, schema_hit, executes, semantic)
     if profile is RewardProfile.SEED:
         reward = math.fsum(
             weights[name] * value for name, value in zip(REWARD_COMPONENTS, components, strict=True)
         )
-    elif profile is RewardProfile.STRICT:
-        reward = 1.0 if match_calls(calls, reference, tools).valid else 0.0
-    else:
+    elif profile is RewardProfile.TOOLRL:
         reward = toolrl_score(calls, reference, tools)
     return RewardBreakdown(*components, reward=min(1.0, max(0.0, reward)))
 
