@@ -445,6 +445,8 @@ def _weigh_pair(
         declared = declared_types.get(name)
         if acceptable is None:
             label = label or "match:unexpected_param"
+            if verdict_only:
+                return _PairReport(label, -1, -1)
             continue
         if declared is None:
             if spec is not None:
