@@ -21,9 +21,11 @@ Exact calls and possible answers cannot be mixed in one reference. Anything else
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final
 
 from service.core.errors import InvalidReferenceError
+from service.core.parsing.call_objects import is_mapping
 from service.core.parsing.json_text import NOT_JSON, decode_json
 from service.core.types import Reference, ReferenceCall
 
@@ -58,18 +60,29 @@ params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False)
         >>> normalise_reference(None).expects_no_call, normalise_reference("[]").expects_no_call
         (True, True)
     """
+    if isinstance(reference, str):
+        return _normalise_text(reference)
     if isinstance(reference, Reference):
         return reference
     if isinstance(reference, bytes | bytearray):
-        reference = bytes(reference).decode("utf-8", errors="replace")
-    if isinstance(reference, str):
-        reference = _decoded(reference)
+        return _normalise_text(bytes(reference).decode("utf-8", errors="replace"))
+    return _normalise_decoded(reference)
+
+
+@lru_cache(maxsize=4096)
+def _normalise_text(text: str) -> Reference:
+    # Cached: a training run scores every completion of a prompt against the same label
+    # string. The Reference is shared between callers: treat it as read-only.
+    return _normalise_decoded(_decoded(text))
+
+
+def _normalise_decoded(reference: Any) -> Reference:
     if reference is None:
         return NO_CALL
-    if isinstance(reference, Mapping):
-        entries: Sequence[Any] = [reference]
-    elif isinstance(reference, list | tuple):
-        entries = reference
+    if isinstance(reference, list | tuple):
+        entries: Sequence[Any] = reference
+    elif is_mapping(reference):
+        entries = [reference]
     else:
         raise _error(
             "reference:invalid_format",
@@ -99,9 +112,9 @@ def _decoded(text: str) -> Any:
 
 def _reference_call(index: int, entry: Any) -> tuple[ReferenceCall, bool]:
     """The entry as a ReferenceCall and whether it is an exact call."""
-    if not isinstance(entry, Mapping):
+    if not is_mapping(entry):
         raise _error("reference:invalid_call", f"reference[{index}] is not an object")
-    if isinstance(entry.get("function"), Mapping) and "name" not in entry:
+    if "function" in entry and "name" not in entry and is_mapping(entry["function"]):
         entry = entry["function"]
     if isinstance(entry.get("name"), str) or _is_call_object(entry):
         return _exact_call(index, entry), True
@@ -129,7 +142,7 @@ def _exact_call(index: int, entry: Mapping[Any, Any]) -> ReferenceCall:
         arguments = decoded
     if arguments is None:
         arguments = {}
-    if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+    if not is_mapping(arguments) or not all(isinstance(k, str) for k in arguments):
         raise _error(
             "reference:invalid_arguments",
             f"reference[{index}] arguments must be an object with string keys",
@@ -140,7 +153,7 @@ def _exact_call(index: int, entry: Mapping[Any, Any]) -> ReferenceCall:
 def _possible_answer(index: int, entry: Mapping[Any, Any]) -> ReferenceCall:
     ((name, params),) = entry.items()
     name = _checked_name(index, name)
-    if not isinstance(params, Mapping):
+    if not is_mapping(params):
         raise _error(
             "reference:invalid_possible_answer",
             f"reference[{index}] possible answer for {name!r} must map parameters to values",

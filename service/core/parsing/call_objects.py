@@ -36,6 +36,9 @@ _RESERVED_KEYS: Final = frozenset(
 )
 
 
+_JSON_NON_MAPPINGS: Final = frozenset({list, tuple, str, int, float, bool, type(None)})
+
+
 class CallParseError(Exception):
     """A decoded object that is not a well-formed call; ``label`` says why (``parse:*``)."""
 
@@ -98,8 +101,19 @@ def tool_call_from(value: Any, *, from_text: bool) -> ToolCall:
 
 
 def is_mapping(value: Any) -> bool:
-    """``isinstance(value, Mapping)``, with the common ``dict`` case first (ABC checks are slow)."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """``isinstance(value, Mapping)``, answering for JSON's own types without the (slow) ABC check.
+
+    Example:
+        >>> from types import MappingProxyType
+        >>> is_mapping({}), is_mapping([]), is_mapping(MappingProxyType({}))
+        (True, False, True)
+    """
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind in _JSON_NON_MAPPINGS:
+        return False
+    return isinstance(value, Mapping)
 
 
 def _from_call_object(value: Mapping[Any, Any], *, from_text: bool) -> ToolCall:

@@ -2,13 +2,14 @@
 
 * a list of calls: ``{"name", "arguments"}`` objects (arguments an object or a JSON string),
   OpenAI tool calls, or BFCL's decoded ``{function_name: {...}}``, mixed freely
-  (``form="structured"``; ``"openai"`` when every item is an OpenAI tool call);
+  (``form="structured"``; ``"openai"`` when the first item is an OpenAI tool call);
 * an empty list: a well-formed empty call list (no calls, no error);
 * an OpenAI assistant message: its ``tool_calls`` (or legacy ``function_call``) when present,
   otherwise its ``content`` parsed as text (so Hermes markup in TRL's conversational
   completions is read); ``reasoning_content``/``reasoning`` becomes ``reasoning``;
-* a list of chat messages: the calls of every assistant turn, in order; other turns (tool
-  results, user turns) are ignored; the first malformed turn fails the prediction;
+* a list of chat messages (its first item has a ``role``): the calls of every assistant turn,
+  in order; other turns (tool results, user turns) are ignored; the first malformed turn fails
+  the prediction;
 * one call object or OpenAI tool call on its own.
 """
 
@@ -45,12 +46,14 @@ def parse_structured(
     try:
         if shape == "messages":
             return _parse_messages(value, form=form, from_text=from_text)
-        if is_mapping(value):
+        if _is_list(value):
+            calls: tuple[ToolCall, ...] = tuple(
+                [tool_call_from(item, from_text=from_text) for item in value]
+            )
+        elif is_mapping(value):
             if _is_message(value):
                 return _parse_message(value, form=form, from_text=from_text)
-            calls: tuple[ToolCall, ...] = (tool_call_from(value, from_text=from_text),)
-        elif _is_list(value):
-            calls = tuple([tool_call_from(item, from_text=from_text) for item in value])
+            calls = (tool_call_from(value, from_text=from_text),)
         else:
             raise CallParseError(labels.NOT_A_CALL_OBJECT, "neither a list nor an object")
     except CallParseError as failure:
@@ -59,22 +62,21 @@ def parse_structured(
 
 
 def _form_of(value: Any) -> str:
-    if is_mapping(value):
-        return "openai" if _is_message(value) or _is_openai_call(value) else "structured"
-    if not _is_list(value) or not value:
+    """The shape's name, judged by the value or, for a list, by its first item."""
+    first = value[0] if _is_list(value) and value else value
+    if not is_mapping(first):
         return "structured"
-    messages = openai_calls = True
-    for item in value:
-        if not is_mapping(item):
-            return "structured"
-        messages = messages and "role" in item
-        openai_calls = openai_calls and _is_openai_call(item)
-    return "messages" if messages else "openai" if openai_calls else "structured"
+    if first is not value and "role" in first:
+        return "messages"
+    return "openai" if _is_message(first) or _is_openai_call(first) else "structured"
 
 
 def _is_list(value: Any) -> bool:
-    if type(value) is list:
+    kind = type(value)
+    if kind is list or kind is tuple:
         return True
+    if kind is dict or kind is str:
+        return False
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 
@@ -93,6 +95,8 @@ def _parse_messages(
 ) -> ParseResult:
     calls: list[ToolCall] = []
     for message in messages:
+        if not is_mapping(message):
+            raise CallParseError(labels.NOT_A_CALL_OBJECT, "a chat turn that is not an object")
         if message.get("role") != "assistant":
             continue
         result = _parse_message(message, form=form, from_text=from_text)

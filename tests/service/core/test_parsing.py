@@ -523,6 +523,7 @@ def test_bfcl_decoded_output_and_single_call_objects() -> None:
     [
         (["get_weather(city='Paris')"], "not_a_call_object"),
         ([WEATHER, 3], "not_a_call_object"),
+        ([{"role": "assistant", "content": "hi"}, 3], "not_a_call_object"),
         ([{"arguments": {}}], "not_a_call_object"),
         ([{"a": 1, "b": 2}], "not_a_call_object"),
         ([{"type": "custom", "function": {"name": "f", "arguments": "{}"}}], "not_a_call_object"),
