@@ -1,5 +1,7 @@
 """Python call syntax (BFCL's prompting style): ``f(a=1, b=[2])`` or ``[f(a=1), g(b=2)]``.
 
+One call per line (``f(a=1)\ng(b=2)``) is read too.
+
 Parsed with :mod:`ast` and converted node by node; nothing is ever evaluated. Function names may
 be dotted (``math.factorial``). Argument values convert like :func:`ast.literal_eval` into JSON
 shapes (tuples and sets become lists; dict keys must be strings), with BFCL's readings of
@@ -58,13 +60,18 @@ ToolCall(name='g', arguments={'xs': [1, [2, 3]], 'flag': True}))
         True
     """
     try:
-        body = ast.parse(source, mode="eval").body
+        statements = ast.parse(source).body
     except _SYNTAX_FAILURES as error:
         if "=" in source:
             raise CallParseError(labels.INVALID_PYTHON_CALL, str(error)) from None
         return None
-    nodes = body.elts if isinstance(body, ast.List | ast.Tuple) else [body]
-    if not all(isinstance(node, ast.Call) for node in nodes):
+    nodes: list[ast.expr] = []
+    for statement in statements:
+        if not isinstance(statement, ast.Expr):
+            return None
+        value = statement.value
+        nodes.extend(value.elts if isinstance(value, ast.List | ast.Tuple) else [value])
+    if not nodes or not all(isinstance(node, ast.Call) for node in nodes):
         return None
     calls: list[ast.Call] = [node for node in nodes if isinstance(node, ast.Call)]
     if any(call.args for call in calls):

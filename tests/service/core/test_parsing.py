@@ -376,6 +376,12 @@ def test_nested_calls_follow_bfcl() -> None:
     ]
 
 
+def test_one_python_call_per_line() -> None:
+    assert parse_calls("get_weather(city='Paris', unit='celsius')\nget_time(zone='UTC')") == (
+        ParseResult(calls=(WEATHER_CALL, TIME_CALL), form="python")
+    )
+
+
 def test_zero_argument_call_and_python_in_a_fence() -> None:
     assert calls_of("get_time()") == [("get_time", {})]
     assert parse_calls("Calling:\n```python\nget_time(zone='UTC')\n```").calls == (TIME_CALL,)
