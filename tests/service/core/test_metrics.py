@@ -6,6 +6,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -409,8 +410,8 @@ def test_bootstrap_can_be_disabled_and_rejects_negative_samples() -> None:
         summarise([make_score()], bootstrap_samples=-1)
 
 
-def test_large_corpus_bootstrap_runs_in_chunks() -> None:
-    # 50,000 items × 1,000 resamples exceeds one chunk: the interval must still be sane.
+def test_large_binary_corpus_interval_width() -> None:
+    # 50,000 items, few distinct values (the multinomial path).
     rng = random.Random(3)
     scores = [make_score(valid=rng.random() < 0.3) for _ in range(50_000)]
 
@@ -419,8 +420,39 @@ def test_large_corpus_bootstrap_runs_in_chunks() -> None:
     value = report.metrics["ast_accuracy"]
 
     assert value is not None
-    # Standard error sqrt(0.3·0.7/50,000) ≈ 0.00205: half-width ≈ 0.004.
+    # Standard error sqrt(p(1-p)/n) ≈ 0.00205 at p ≈ 0.3: half-width ≈ 1.96·0.00205.
     assert high - low == pytest.approx(2 * 1.96 * math.sqrt(value * (1 - value) / 50_000), rel=0.1)
+
+
+def test_many_distinct_values_are_resampled_item_by_item() -> None:
+    # 3,000 uniform F1 values (every value distinct): resampled in chunks of items. The mean
+    # of U(0, 1) has standard error sqrt(1/12/3000) ≈ 0.00527: half-width ≈ 0.0103.
+    rng = random.Random(5)
+    scores = [make_score(f1=rng.random()) for _ in range(3_000)]
+
+    report = summarise(scores)
+    low, high = report.ci["argument_f1"]
+    value = report.metrics["argument_f1"]
+
+    assert value is not None
+    assert low < value < high
+    assert high - low == pytest.approx(2 * 1.96 * math.sqrt(1 / 12 / 3_000), rel=0.1)
+
+
+def test_multinomial_bootstrap_matches_resampling_items() -> None:
+    # The shortcut (resampling counts of distinct values) and a plain item bootstrap estimate
+    # the same distribution: their intervals agree to well within the Monte Carlo noise.
+    rng = random.Random(11)
+    f1_values = [rng.choice([0.0, 0.4, 0.5, 2 / 3, 0.8, 1.0]) for _ in range(2_000)]
+    scores = [make_score(f1=value) for value in f1_values]
+
+    low, high = summarise(scores, bootstrap_samples=4_000).ci["argument_f1"]
+
+    column = np.array(f1_values)
+    draws = np.random.default_rng(0).integers(0, len(column), size=(4_000, len(column)))
+    plain_low, plain_high = np.percentile(column[draws].mean(axis=1), [2.5, 97.5])
+    assert low == pytest.approx(plain_low, abs=0.003)
+    assert high == pytest.approx(plain_high, abs=0.003)
 
 
 def test_report_to_dict_is_json_ready() -> None:
