@@ -88,15 +88,20 @@ def _normalise_decoded(reference: Any) -> Reference:
             "reference:invalid_format",
             f"a reference is a list of calls or possible answers, not {type(reference).__name__}",
         )
-    normalised = [_reference_call(index, entry) for index, entry in enumerate(entries)]
-    if not normalised:
+    if not entries:
         return NO_CALL
-    exact = {is_exact for _, is_exact in normalised}
-    if len(exact) > 1:
-        raise _error(
-            "reference:mixed_forms", "a reference mixes exact calls and BFCL possible answers"
-        )
-    return Reference(calls=tuple(call for call, _ in normalised), exact=exact.pop())
+    calls: list[ReferenceCall] = []
+    exact = True
+    for index, entry in enumerate(entries):
+        call, call_is_exact = _reference_call(index, entry)
+        if index == 0:
+            exact = call_is_exact
+        elif call_is_exact != exact:
+            raise _error(
+                "reference:mixed_forms", "a reference mixes exact calls and BFCL possible answers"
+            )
+        calls.append(call)
+    return Reference(calls=tuple(calls), exact=exact)
 
 
 def _decoded(text: str) -> Any:
