@@ -36,6 +36,8 @@ from service.protocol.reward import RewardResponse
 # TRL's keyword arguments that are runtime objects, not dataset columns.
 TRL_RUNTIME_KWARGS = ("trainer_state", "log_extra", "log_metric", "environments")
 REWARD_COMPONENTS = ("json_parse", "schema_hit", "exec", "semantic")
+# Components go to TRL's log as toolgrade/json_parse, ... (as training.grpo's local reward).
+DEFAULT_METRIC_PREFIX = "toolgrade"
 # A GRPO step may reward a large batch on a busy CPU service: be patient per attempt.
 DEFAULT_REWARD_TIMEOUT_S = 180.0
 
@@ -59,6 +61,7 @@ class _RewardFunctionBase:
         max_retries: int | None,
         retry: RetryPolicy | None,
         name: str | None,
+        metric_prefix: str,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.profile = profile
@@ -74,6 +77,7 @@ class _RewardFunctionBase:
         }
         # TRL logs a reward function under its __name__.
         self.__name__ = name or f"toolgrade_{profile}_reward"
+        self.metric_prefix = metric_prefix
 
     def _request(
         self, completions: Sequence[Any] | None, columns: dict[str, Any]
@@ -112,7 +116,7 @@ class _RewardFunctionBase:
             components = response.extra_logs.model_dump()
             for component in REWARD_COMPONENTS:
                 values = components[component]
-                log_metric(f"{self.__name__}/{component}", sum(values) / len(values))
+                log_metric(f"{self.metric_prefix}/{component}", sum(values) / len(values))
         return rewards
 
     def _failure(self, exc: ToolGradeAPIError) -> RewardServiceError:
@@ -138,6 +142,7 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
         max_retries: Retries after the first attempt (default 5, ~16 s of backoff).
         retry: A full :class:`~clients.http.RetryPolicy`.
         name: The name TRL logs (default ``toolgrade_<profile>_reward``).
+        metric_prefix: Components are logged as ``<prefix>/<component>`` batch means.
 
     Example:
         >>> reward = ToolGradeRewardFunction("http://reward:8000", profile="strict")
@@ -159,6 +164,7 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         name: str | None = None,
+        metric_prefix: str = DEFAULT_METRIC_PREFIX,
     ) -> None:
         super().__init__(
             base_url,
@@ -172,6 +178,7 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
             max_retries=max_retries,
             retry=retry,
             name=name,
+            metric_prefix=metric_prefix,
         )
         self._client: AsyncToolGradeClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -224,6 +231,7 @@ class SyncToolGradeRewardFunction(_RewardFunctionBase):
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         name: str | None = None,
+        metric_prefix: str = DEFAULT_METRIC_PREFIX,
     ) -> None:
         super().__init__(
             base_url,
@@ -237,6 +245,7 @@ class SyncToolGradeRewardFunction(_RewardFunctionBase):
             max_retries=max_retries,
             retry=retry,
             name=name,
+            metric_prefix=metric_prefix,
         )
         self._client = ToolGradeClient(self.base_url, **self._client_options)
 
@@ -272,7 +281,8 @@ def make_trl_reward_function(
         base_url: The ToolGrade service.
         asynchronous: Return the ``async`` :class:`ToolGradeRewardFunction`.
         **options: ``api_key``, ``profile``, ``weights``, ``tools``, ``label_column``,
-            ``tools_column``, ``timeout``, ``max_retries``, ``retry``, ``name``.
+            ``tools_column``, ``timeout``, ``max_retries``, ``retry``, ``name``,
+            ``metric_prefix``.
 
     Example:
         >>> make_trl_reward_function("http://reward:8000", profile="toolrl").__name__
