@@ -66,6 +66,9 @@ def score_command(
     from service.core.metrics import summarise
 
     lines = _read_lines(input_path)
+    for path in (output_path, report_path):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     scores: list[ItemScore] = []
     skipped: list[SkippedLine] = []
     with _result_writer(output_path) as write_result:
@@ -133,7 +136,10 @@ def _score_line(line_number: int, raw: bytes) -> ItemScore | SkippedLine:
         item = json.loads(raw)
     except UnicodeDecodeError:
         return SkippedLine(line_number, "not valid UTF-8")
-    except ValueError as error:
+    except json.JSONDecodeError as error:
+        reason = error.msg.removesuffix(" at")  # the stdlib says "Invalid control character at"
+        return SkippedLine(line_number, f"invalid JSON at column {error.colno}: {reason}")
+    except ValueError as error:  # e.g. an integer too long to convert
         return SkippedLine(line_number, f"invalid JSON: {error}")
     problem = _item_problem(item)
     if problem is not None:
@@ -195,7 +201,7 @@ def _print_summary(
     console = Console()
     title = f"ToolGrade — {report.count} items scored"
     if skipped:
-        title += f", {len(skipped)} lines skipped"
+        title += f", {len(skipped)} line{'s' if len(skipped) > 1 else ''} skipped"
     summary = Table(title=title)
     summary.add_column("metric")
     summary.add_column("value", justify="right")
@@ -212,11 +218,17 @@ def _print_summary(
 
     if len(report.by_category) > 1:
         categories = Table(title="By category")
-        categories.add_column("category")
+        categories.add_column("category", overflow="fold")
         categories.add_column("count", justify="right")
-        shown = ("parse_rate", "argument_f1", "exec_rate", "ast_accuracy", "irrelevance_accuracy")
-        for name in shown:
-            categories.add_column(name, justify="right")
+        shown = {
+            "parse_rate": "parse",
+            "argument_f1": "arg F1",
+            "exec_rate": "exec",
+            "ast_accuracy": "AST",
+            "irrelevance_accuracy": "irrel.",
+        }
+        for header in shown.values():
+            categories.add_column(header, justify="right", no_wrap=True)
         for category, values in report.by_category.items():
             categories.add_row(
                 category,

@@ -198,7 +198,7 @@ def run_cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Co
 
 
 def test_subprocess_run_writes_report_and_results(mixed_input: Path, tmp_path: Path) -> None:
-    output, report = tmp_path / "results.jsonl", tmp_path / "report.json"
+    output, report = tmp_path / "new" / "results.jsonl", tmp_path / "new" / "report.json"
 
     completed = run_cli("--input", str(mixed_input), "-o", str(output), "-r", str(report))
 
