@@ -39,9 +39,10 @@ measured in ``tests/service/core/test_rewards.py``):
   with the right parameter names but wrong values earn ``(1 + 6·(1+n)/(1+n+P)) / 7`` for ``n``
   reference calls with ``P ≥ n`` parameters in all, which is at most 5/7.
 
-Everything here is a pure function of its arguments (the tool-schema cache is the only shared
-state, and it is thread-safe), so the HTTP layer may call :func:`compute_rewards` from worker
-threads.
+Everything here is a pure function of its arguments, so the HTTP layer may call
+:func:`compute_rewards` from worker threads: the only shared state is the core's memo caches
+(tool schemas, validators, standardised strings), plain dicts whose single operations are atomic
+and whose entries never change, so a race costs at most a recomputation.
 """
 
 from __future__ import annotations
@@ -215,8 +216,9 @@ def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dic
         ToolGradeError: The reference or the tools are malformed.
 
     Example:
-        >>> reference, tools = resolve_label('{"answers": "[{\\\\"name\\\\": \\\\"f\\\\", '
-        ...     '\\\\"arguments\\\\": {}}]", "tools": [{"name": "f", "parameters": {}}]}')
+        >>> xlam_row_label = json.dumps({"answers": json.dumps([{"name": "f", "arguments": {}}]),
+        ...                              "tools": [{"name": "f", "parameters": {}}]})
+        >>> reference, tools = resolve_label(xlam_row_label)
         >>> [call.name for call in reference.calls], sorted(tools)
         (['f'], ['f'])
     """
@@ -291,9 +293,17 @@ def _score_completions(
             label="reward:length_mismatch",
             param="labels",
         )
+    # GRPO repeats each label once per generation: resolve a repeated string label once.
+    resolved: dict[tuple[str, int], tuple[Reference, dict[str, ToolSpec]]] = {}
     breakdowns = []
     for completion, label, item_tools in zip(completions, labels, tools_per_item, strict=True):
-        reference, declared = resolve_label(label, item_tools)
+        if isinstance(label, str):
+            key = (label, id(item_tools))
+            if key not in resolved:
+                resolved[key] = resolve_label(label, item_tools)
+            reference, declared = resolved[key]
+        else:
+            reference, declared = resolve_label(label, item_tools)
         breakdowns.append(
             score_completion(parse_calls(completion), reference, declared, weights, chosen)
         )

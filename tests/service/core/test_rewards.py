@@ -493,6 +493,7 @@ labels = st.sampled_from(
         PARIS,
         [],
         [call("get_user", name="Ann", age=30), call("get_weather", city="Paris")],
+        [call("get_weather", city="Paris"), call("get_weather", city="Rome", unit="celsius")],
         [{"get_weather": {"city": ["Paris", "paris"], "unit": ["", "celsius"]}}],
     ]
 )
