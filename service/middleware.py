@@ -6,11 +6,11 @@ and the body guard sees the request body exactly as the server receives it, chun
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -172,6 +172,8 @@ def decode_strict_json(body: bytes, max_depth: int) -> Any:
     Example:
         >>> decode_strict_json(b'{"a": [1, 2.5]}', 8)
         {'a': [1, 2.5]}
+        >>> decode_strict_json(b'[123456789012345678901234567890]', 8)  # exact, as json does
+        [123456789012345678901234567890]
         >>> for body in (b'[NaN]', b'[[[]]]', b'"\\xff"'.replace(b"\\xff", bytes([255]))):
         ...     try:
         ...         decode_strict_json(body, 2)
@@ -185,8 +187,13 @@ def decode_strict_json(body: bytes, max_depth: int) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _classify_decode_error(exc, max_depth) from None
-    if _nests_deeper_than(value, max_depth):
+    too_deep, lossy = _inspect(value, max_depth)
+    if too_deep:
         raise _too_deep(max_depth)
+    if lossy:
+        # orjson turns integers beyond 64 bits into floats; Python's json keeps them exact
+        # (safe now: the depth is bounded).
+        value = json.loads(body)
     return value
 
 
@@ -217,22 +224,31 @@ def _too_deep(max_depth: int) -> InvalidJSONError:
     )
 
 
-def _nests_deeper_than(value: Any, max_depth: int) -> bool:
-    # Iterative: the value may be up to 1,024 levels deep, more than Python's recursion limit.
+def _inspect(value: Any, max_depth: int) -> tuple[bool, bool]:
+    """``(nests deeper than max_depth, holds a float that may be a rounded big integer)``.
+
+    Iterative: the value may be up to 1,024 levels deep, beyond Python's recursion limit.
+    """
+    if not isinstance(value, dict | list):
+        return False, _may_be_rounded(value)
+    lossy = False
     stack: list[tuple[Any, int]] = [(value, 1)]
-    containers: tuple[type, ...] = (dict, list)
-    children: Callable[[Any], Any]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children = dict.values
-        elif isinstance(node, list):
-            children = iter
-        else:
-            continue
+        children = node.values() if isinstance(node, dict) else node
         if depth > max_depth:
-            return True
-        stack.extend(
-            (child, depth + 1) for child in children(node) if isinstance(child, containers)
-        )
-    return False
+            return True, lossy
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif _may_be_rounded(child):
+                lossy = True
+    return False, lossy
+
+
+def _may_be_rounded(value: Any) -> bool:
+    return type(value) is float and not -_INT64_BOUND <= value < 2 * _INT64_BOUND
+
+
+# orjson keeps integers in [-2**63, 2**64) exact and turns larger ones into floats.
+_INT64_BOUND = float(2**63)

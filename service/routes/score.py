@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from service.deps import ScoringDep
 from service.protocol.score import ScoreRequest, ScoreResponse
+from service.routes.decoded_json import DecodedJSONRoute
 from service.routes.responses import ERROR_RESPONSES
 
-router = APIRouter(tags=["scoring"])
+router = APIRouter(tags=["scoring"], route_class=DecodedJSONRoute)
 
 
 @router.post(

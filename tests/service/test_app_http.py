@@ -279,3 +279,20 @@ def test_large_batch_does_not_block_the_event_loop(scoring_server: LiveServer) -
     assert health.status_code == 200
     assert "reward" in finished, "the batch failed"
     assert finished["health"] < finished["reward"], "/health waited for the batch"
+
+
+def test_integers_beyond_64_bits_survive_exactly(scoring_server: LiveServer) -> None:
+    """The body guard decodes with orjson, which rounds such integers to floats; the service
+    must fall back to exact decoding rather than change a client's numbers."""
+    huge = 123456789012345678901234567890
+    reference = [{"name": "get_weather", "arguments": {"city": "Oslo", "days": huge}}]
+    prediction = {"name": "get_weather", "arguments": {"city": "Oslo", "days": huge + 1}}
+    body = {
+        "items": [{"id": huge, "prediction": prediction, "reference": reference, "tools": []}],
+        "include_items": True,
+    }
+    payload = httpx.post(f"{scoring_server.base_url}/score", json=body, timeout=30).json()
+    item = payload["items"][0]
+    assert item["id"] == huge
+    assert item["calls"][0]["arguments"]["days"] == huge + 1
+    assert item["valid"] is False  # rounded to floats, the two values would compare equal

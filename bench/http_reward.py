@@ -1,0 +1,283 @@
+"""``/reward`` over HTTP vs the core in-process, side by side, on loopback.
+
+One workload — batches of ``--batch`` completions (default 256) against xLAM-style labels
+(each row carries its own tools and answers as JSON strings, as ``toolgrade prepare`` writes
+them), with a realistic mix of right, partly right, malformed and no-call completions — is
+rewarded two ways for ``--duration`` seconds each:
+
+* **in-process** — :func:`service.core.rewards.compute_rewards` on the decoded batch in this
+  process, one thread (what a trainer calling the core directly gets);
+* **HTTP** — ``toolgrade serve --no-model`` under uvicorn (``--workers``) and ``--concurrency``
+  asyncio clients posting the batch as JSON to ``/reward`` on loopback, each waiting for its
+  answer before sending the next. Latency is per request (one batch).
+
+Prints rewards/s for both, HTTP p50/p99 latency, and the ratio HTTP / in-process (target:
+≥ 50 % at batch 256). Both sides share this machine's cores with each other and the client.
+
+Usage::
+
+    python bench/http_reward.py [--duration 10] [--batch 256] [--concurrency 4] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from service.core.rewards import compute_rewards  # noqa: E402
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "get_weather",
+        "description": "Current weather.",
+        "parameters": {
+            "city": {"type": "str", "description": "City name."},
+            "unit": {"type": "str, optional", "default": "c"},
+        },
+    },
+    {
+        "name": "search_flights",
+        "description": "Find flights.",
+        "parameters": {
+            "origin": {"type": "str"},
+            "destination": {"type": "str"},
+            "date": {"type": "str"},
+            "max_stops": {"type": "int, optional", "default": 1},
+        },
+    },
+    {
+        "name": "convert_currency",
+        "description": "Convert an amount.",
+        "parameters": {
+            "amount": {"type": "float"},
+            "from_currency": {"type": "str"},
+            "to_currency": {"type": "str"},
+        },
+    },
+    {
+        "name": "top_k",
+        "description": "Largest k numbers.",
+        "parameters": {"numbers": {"type": "List[int]"}, "k": {"type": "int"}},
+    },
+]
+CITIES = ["Oslo", "Lima", "Hanoi", "Quito", "Perth", "Dakar", "Riga", "Cusco"]
+
+
+def _answer(rng: random.Random) -> list[dict[str, Any]]:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return [{"name": "get_weather", "arguments": {"city": rng.choice(CITIES)}}]
+    if kind == 1:
+        return [
+            {
+                "name": "search_flights",
+                "arguments": {
+                    "origin": rng.choice(CITIES),
+                    "destination": rng.choice(CITIES),
+                    "date": f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                },
+            }
+        ]
+    if kind == 2:
+        return [
+            {
+                "name": "convert_currency",
+                "arguments": {
+                    "amount": round(rng.uniform(1, 500), 2),
+                    "from_currency": "EUR",
+                    "to_currency": "NOK",
+                },
+            },
+            {"name": "get_weather", "arguments": {"city": rng.choice(CITIES)}},
+        ]
+    return [
+        {
+            "name": "top_k",
+            "arguments": {"numbers": [rng.randint(0, 99) for _ in range(6)], "k": 3},
+        }
+    ]
+
+
+def _completion(answer: list[dict[str, Any]], rng: random.Random) -> str:
+    """What a policy mid-training writes: mostly well-formed calls, some wrong or broken."""
+    roll = rng.random()
+    calls = json.loads(json.dumps(answer))
+    if roll < 0.35:  # right
+        pass
+    elif roll < 0.6:  # a wrong value
+        first = calls[0]["arguments"]
+        key = rng.choice(sorted(first))
+        first[key] = "Nowhere" if isinstance(first[key], str) else 0
+    elif roll < 0.7:  # a missing required argument
+        calls[0]["arguments"].pop(sorted(calls[0]["arguments"])[0])
+    elif roll < 0.8:  # plain prose
+        return "I think the answer is probably in the documentation."
+    elif roll < 0.9:  # truncated output
+        text = "".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>" for c in calls)
+        return text[: len(text) // 2]
+    blocks = "".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>" for c in calls)
+    return f"<think>\nThe user wants data; I will call the tool.\n</think>\n\n{blocks}"
+
+
+def build_batch(size: int, seed: int = 0) -> tuple[list[str], list[dict[str, str]]]:
+    rng = random.Random(seed)
+    tools_json = json.dumps(TOOLS)
+    completions, labels = [], []
+    for _ in range(size):
+        if rng.random() < 0.08:  # irrelevance rows: no call expected
+            answer: list[dict[str, Any]] = []
+            completions.append(
+                rng.choice(["No tool fits that request.", _completion(_answer(rng), rng)])
+            )
+        else:
+            answer = _answer(rng)
+            completions.append(_completion(answer, rng))
+        labels.append({"answers": json.dumps(answer), "tools": tools_json})
+    return completions, labels
+
+
+def in_process_rate(completions: list[str], labels: list[Any], duration: float) -> float:
+    compute_rewards(completions, labels)  # warm the schema caches, as a running service has
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < duration:
+        compute_rewards(completions, labels)
+        done += len(completions)
+    return done / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TOOLGRADE_API_KEY": "", "TOOLGRADE_LOG_LEVEL": "warning"}
+    env.pop("TOOLGRADE_API_KEY")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--no-model", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(process)
+            raise RuntimeError(f"server did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+async def http_run(
+    url: str, body: bytes, expected: list[float], concurrency: int, duration: float
+) -> tuple[list[float], int]:
+    """Latencies (s) of every request answered within ``duration``, and rewards answered."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        # Warm-up: connections, caches, the thread pool.
+        for _ in range(2):
+            (await client.post(url, content=body, headers=headers)).raise_for_status()
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(url, content=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        check = (await client.post(url, content=body, headers=headers)).json()["rewards"]
+    if check != expected:
+        raise AssertionError("HTTP rewards differ from the in-process rewards")
+    rewards = len(latencies) * len(expected)
+    return latencies, round(rewards / elapsed)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per side.")
+    parser.add_argument("--batch", type=int, default=256, help="Completions per request.")
+    parser.add_argument("--concurrency", type=int, default=4, help="Concurrent HTTP clients.")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    args = parser.parse_args()
+
+    completions, labels = build_batch(args.batch)
+    body = json.dumps({"completions": completions, "labels": labels}).encode()
+    expected = [b.reward for b in compute_rewards(completions, labels)]
+
+    print(
+        f"batch {args.batch} ({len(body) / 1024:.0f} KiB), {args.duration:.0f} s per side, "
+        f"{os.cpu_count()} CPUs, server workers {args.workers}, clients {args.concurrency}"
+    )
+    print(f"mean reward of the batch: {statistics.mean(expected):.3f}")
+    local = in_process_rate(completions, labels, args.duration)
+
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="toolgrade-bench-", suffix=".log")[1])
+    server = start_server(port, args.workers, log_path)
+    try:
+        latencies, remote = asyncio.run(
+            http_run(
+                f"http://127.0.0.1:{port}/reward", body, expected, args.concurrency, args.duration
+            )
+        )
+    finally:
+        stop_server(server)
+
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    print()
+    print(f"{'path':<28}{'rewards/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'in-process compute_rewards':<28}{local:>12,.0f}{'':>10}{'':>10}")
+    print(f"{'HTTP /reward':<28}{remote:>12,.0f}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
+    print()
+    ratio = remote / local
+    verdict = "meets" if ratio >= 0.5 else "MISSES"
+    print(
+        f"HTTP / in-process = {ratio:.0%} ({verdict} the >= 50% target); {len(latencies)} requests"
+    )
+
+
+if __name__ == "__main__":
+    main()
