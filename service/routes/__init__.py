@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import docs, health, metrics, models, reward, score
+from service.routes import chat, docs, generate, health, metrics, models, reward, score
 
 ROUTERS: list[APIRouter] = [
     score.router,
@@ -13,6 +13,8 @@ ROUTERS: list[APIRouter] = [
     models.router,
     metrics.router,
     docs.router,
+    generate.router,
+    chat.router,
 ]
 
 #: Reachable without a key: orchestrators probe these.

@@ -1,0 +1,131 @@
+"""The generation engine protocol and the values that cross it.
+
+Engines generate text from token ids; everything about chat templates, tools and tool-call
+parsing lives in the serving layer (:mod:`service.serving`), so every engine — vLLM embedded
+in the process, transformers as a fallback, a remote OpenAI-compatible server — is held to
+the same prompt rendering and the same core parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from service.engine.tokenizer import ChatTokenizer
+
+#: "stop": an end-of-turn token or a stop string; "length": ``max_tokens`` or the context ran out.
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingOptions:
+    """How to sample one request's completions.
+
+    ``temperature == 0`` is greedy decoding. With a ``seed``, completion ``i`` of ``n`` uses
+    ``seed + i`` (vLLM's convention), so one request's samples differ from each other while
+    the same request repeats exactly. ``json_schema`` constrains the output to JSON matching
+    the schema (engines that cannot, say so in ``supports_json_schema``); ``banned_token_ids``
+    are never sampled.
+    """
+
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int | None = None
+    n: int = 1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    json_schema: Mapping[str, Any] | None = None
+    banned_token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One finished completion of a request."""
+
+    index: int
+    text: str
+    token_count: int
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    """All ``n`` completions of a request, in index order."""
+
+    prompt_token_count: int
+    completions: tuple[Completion, ...]
+
+    @property
+    def completion_token_count(self) -> int:
+        return sum(completion.token_count for completion in self.completions)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionDelta:
+    """New text of completion ``index`` since its previous delta (streaming).
+
+    ``finish_reason`` is set on the completion's last delta; ``token_count`` counts the
+    completion's tokens so far.
+    """
+
+    index: int
+    text: str
+    token_count: int
+    finish_reason: FinishReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationInput:
+    """A tokenised prompt and how to continue it."""
+
+    prompt_token_ids: tuple[int, ...]
+    options: SamplingOptions
+    adapter: str | None = None
+    request_id: str = field(default="")
+
+
+@runtime_checkable
+class GenerationEngine(Protocol):
+    """What the serving layer needs from a generation backend.
+
+    Attributes:
+        model_name: The base model's served name (first in :meth:`served_models`).
+        tokenizer: Renders chat templates and counts tokens for this model.
+        max_model_len: Context length (prompt plus completion) in tokens.
+        supports_json_schema: Whether ``SamplingOptions.json_schema`` is enforced.
+        kind: ``"vllm"``, ``"transformers"`` or ``"remote"`` (reported by ``/ready``).
+    """
+
+    model_name: str
+    tokenizer: ChatTokenizer
+    max_model_len: int
+    supports_json_schema: bool
+    kind: str
+
+    def served_models(self) -> list[str]:
+        """The base model's name first, then every LoRA adapter's name."""
+        ...
+
+    def resolve_adapter(self, model: str | None) -> str | None:
+        """The adapter a request's ``model`` names (None: the base model).
+
+        Raises:
+            UnknownModelError: ``model`` is neither the base model nor a loaded adapter.
+        """
+        ...
+
+    async def generate(self, request: GenerationInput) -> GenerationResult:
+        """Generate all completions of a request."""
+        ...
+
+    def stream(self, request: GenerationInput) -> AsyncIterator[CompletionDelta]:
+        """Generate, yielding text deltas as they are decoded (interleaved across ``n``)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the engine (processes, memory). Idempotent."""
+        ...

@@ -1,0 +1,188 @@
+"""``tool_choice`` as a generation plan: what to add to the prompt, how to constrain decoding,
+and whether to parse calls out of the output.
+
+* ``auto`` (the default with tools): tools in the prompt, the output parsed by the core parser.
+* ``none``: tools stay in the prompt (the model knows them) but the ``<tool_call>`` token is
+  banned and nothing is parsed: the answer is text.
+* ``required`` / a named function: exactly one call is forced. Reasoning is skipped (an empty
+  ``<think>`` block pre-filled where the template supports it), the prompt ends with the
+  template's ``<tool_call>`` opener, and, on engines with structured outputs (vLLM), decoding
+  is constrained to ``{"name": <one of the tools>, "arguments": <its parameter schema>}``
+  (schemas normalised by the core, so BFCL and xLAM tools work too). Engines without them get
+  a longer forced prefix (the function name for a named choice) and a ``</tool_call>`` stop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from service.core.schema import normalise_tools
+from service.core.types import ToolSpec
+from service.engine.errors import InvalidChatRequestError
+from service.engine.tokenizer import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ChatTokenizer
+
+ToolChoiceMode = Literal["none", "auto", "required", "named"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoicePlan:
+    """How one request is generated and read back.
+
+    ``forced_prefix`` is appended to the rendered prompt *and* counted as the start of the
+    assistant's text; ``closing_suffix`` completes a forced call that ended cleanly.
+    """
+
+    mode: ToolChoiceMode
+    parse_calls: bool
+    forced_prefix: str = ""
+    closing_suffix: str = ""
+    json_schema: Mapping[str, Any] | None = None
+    stop: tuple[str, ...] = ()
+    banned_token_ids: tuple[int, ...] = ()
+    enable_thinking: bool | None = None
+
+
+def template_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Tools in OpenAI's form for the chat template; BFCL/xLAM tools are converted.
+
+    Raises:
+        InvalidToolSchemaError: A tool none of the supported forms describes (400).
+    """
+    if not tools:
+        return None
+    specs = normalise_tools(list(tools))
+    rendered = []
+    for tool in tools:
+        if isinstance(tool.get("function"), Mapping):
+            rendered.append(dict(tool))
+        else:
+            spec = specs[str(tool.get("name"))]
+            rendered.append(openai_tool(spec))
+    return rendered
+
+
+def openai_tool(spec: ToolSpec) -> dict[str, Any]:
+    """A normalised tool in OpenAI's ``{"type": "function", "function": ...}`` form."""
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": dict(spec.json_schema),
+        },
+    }
+
+
+def plan_tool_choice(
+    tool_choice: Any,
+    tools: Sequence[Mapping[str, Any]] | None,
+    tokenizer: ChatTokenizer,
+    *,
+    supports_json_schema: bool,
+) -> ToolChoicePlan:
+    """The plan for ``tool_choice`` (a string, a named-function object/dict, or None).
+
+    Raises:
+        InvalidChatRequestError: ``required`` or a named function without tools, or a name
+            that is not among the tools (400, ``param="tool_choice"``).
+    """
+    mode, function_name = _mode(tool_choice, has_tools=bool(tools))
+    if mode == "auto":
+        return ToolChoicePlan(mode="auto", parse_calls=bool(tools))
+    if mode == "none":
+        banned = tokenizer.single_token_id(TOOL_CALL_OPEN) if tools else None
+        return ToolChoicePlan(
+            mode="none", parse_calls=False, banned_token_ids=(banned,) if banned else ()
+        )
+    if not tools:
+        raise InvalidChatRequestError(
+            f"tool_choice {tool_choice!r} needs tools",
+            label="request:tool_choice_without_tools",
+            param="tool_choice",
+        )
+    specs = normalise_tools(list(tools))
+    if function_name is not None and function_name not in specs:
+        raise InvalidChatRequestError(
+            f"tool_choice names {function_name!r}, which is not among the tools "
+            f"({', '.join(sorted(specs))})",
+            label="request:unknown_tool_choice",
+            param="tool_choice",
+        )
+    chosen = [specs[function_name]] if function_name is not None else list(specs.values())
+    return _forced_call_plan(
+        mode, chosen, tokenizer.writes_hermes_tool_calls, supports_json_schema=supports_json_schema
+    )
+
+
+def _mode(tool_choice: Any, *, has_tools: bool) -> tuple[ToolChoiceMode, str | None]:
+    if tool_choice is None:
+        return ("auto" if has_tools else "none"), None
+    if isinstance(tool_choice, str):
+        if tool_choice in ("none", "auto", "required"):
+            return tool_choice, None  # type: ignore[return-value]
+        raise InvalidChatRequestError(
+            f"tool_choice must be none, auto, required or a function, not {tool_choice!r}",
+            label="request:invalid_tool_choice",
+            param="tool_choice",
+        )
+    function = getattr(tool_choice, "function", None)
+    if function is None and isinstance(tool_choice, Mapping):
+        function = tool_choice.get("function")
+    name = getattr(function, "name", None)
+    if name is None and isinstance(function, Mapping):
+        name = function.get("name")
+    if not isinstance(name, str):
+        raise InvalidChatRequestError(
+            'a named tool_choice is {"type": "function", "function": {"name": ...}}',
+            label="request:invalid_tool_choice",
+            param="tool_choice",
+        )
+    return "named", name
+
+
+def call_schema(spec: ToolSpec) -> dict[str, Any]:
+    """JSON Schema of one call object ``{"name": spec.name, "arguments": {...}}``."""
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": [spec.name]},
+            "arguments": dict(spec.json_schema),
+        },
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def _forced_call_plan(
+    mode: ToolChoiceMode,
+    specs: Sequence[ToolSpec],
+    hermes: bool,
+    *,
+    supports_json_schema: bool,
+) -> ToolChoicePlan:
+    opener = f"{TOOL_CALL_OPEN}\n" if hermes else ""
+    if supports_json_schema:
+        schemas = [call_schema(spec) for spec in specs]
+        return ToolChoicePlan(
+            mode=mode,
+            parse_calls=True,
+            forced_prefix=opener,
+            closing_suffix=f"\n{TOOL_CALL_CLOSE}" if hermes else "",
+            json_schema=schemas[0] if len(schemas) == 1 else {"anyOf": schemas},
+            enable_thinking=False,
+        )
+    # No grammar: write as much of the call as is known and let the model continue.
+    prefix = opener
+    if mode == "named":
+        prefix += f'{{"name": {json.dumps(specs[0].name)}, "arguments": '
+    return ToolChoicePlan(
+        mode=mode,
+        parse_calls=True,
+        forced_prefix=prefix,
+        closing_suffix=TOOL_CALL_CLOSE if hermes else "",
+        stop=(TOOL_CALL_CLOSE,) if hermes else (),
+        enable_thinking=False,
+    )

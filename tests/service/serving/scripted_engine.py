@@ -1,0 +1,85 @@
+"""A generation engine that answers with scripted text: the serving layer's logic (tool-call
+parsing, tool_choice plans, streaming) tested deterministically, with the real Qwen3 tokenizer
+and chat template of the tiny model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from service.engine.base import (
+    Completion,
+    CompletionDelta,
+    FinishReason,
+    GenerationInput,
+    GenerationResult,
+)
+from service.engine.errors import UnknownModelError
+from service.engine.tokenizer import ChatTokenizer
+
+
+@dataclass
+class ScriptedEngine:
+    """Returns ``replies[i]`` as completion ``i`` (cycled for larger ``n``).
+
+    ``requests`` records every :class:`GenerationInput` it was given; streaming yields each
+    reply in ``piece_size``-character deltas.
+    """
+
+    tokenizer: ChatTokenizer
+    replies: Sequence[str] = ("",)
+    finish_reason: FinishReason = "stop"
+    supports_json_schema: bool = True
+    max_model_len: int = 2048
+    model_name: str = "scripted"
+    adapters: tuple[str, ...] = ("scripted-lora",)
+    piece_size: int = 3
+    kind: str = "scripted"
+    requests: list[GenerationInput] = field(default_factory=list)
+    closed: bool = False
+
+    def served_models(self) -> list[str]:
+        return [self.model_name, *self.adapters]
+
+    def resolve_adapter(self, model: str | None) -> str | None:
+        if not model or model == self.model_name:
+            return None
+        if model in self.adapters:
+            return model
+        raise UnknownModelError(f"unknown model {model!r}", label="request:unknown_model")
+
+    def _reply(self, index: int) -> str:
+        return self.replies[index % len(self.replies)]
+
+    def _token_count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    async def generate(self, request: GenerationInput) -> GenerationResult:
+        self.requests.append(request)
+        completions = tuple(
+            Completion(
+                index=index,
+                text=self._reply(index),
+                token_count=self._token_count(self._reply(index)),
+                finish_reason=self.finish_reason,
+            )
+            for index in range(request.options.n)
+        )
+        return GenerationResult(len(request.prompt_token_ids), completions)
+
+    async def stream(self, request: GenerationInput) -> AsyncIterator[CompletionDelta]:
+        self.requests.append(request)
+        for index in range(request.options.n):
+            reply = self._reply(index)
+            pieces = [reply[i : i + self.piece_size] for i in range(0, len(reply), self.piece_size)]
+            for position, piece in enumerate(pieces or [""]):
+                last = position == max(len(pieces) - 1, 0)
+                yield CompletionDelta(
+                    index=index,
+                    text=piece,
+                    token_count=self._token_count(reply[: (position + 1) * self.piece_size]),
+                    finish_reason=self.finish_reason if last else None,
+                )
+
+    async def close(self) -> None:
+        self.closed = True

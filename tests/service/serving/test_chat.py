@@ -1,0 +1,331 @@
+"""Chat completions through the serving layer on scripted engine output: tool calls parsed by
+the core, tool_choice plans, reasoning, streaming that adds up to the non-streamed answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.core.errors import InvalidToolSchemaError
+from service.engine.errors import (
+    InvalidChatRequestError,
+    PromptTooLongError,
+    UnknownModelError,
+    UnsupportedParameterError,
+)
+from service.engine.tokenizer import ChatTokenizer
+from service.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
+from service.serving.chat import ChatCompletionService
+from tests.service.serving.scripted_engine import ScriptedEngine
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["c", "f"]},
+            },
+            "required": ["city"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
+    },
+}
+PARIS_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+TOOL_CALL_TOKEN = 151657
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir: Path) -> ChatTokenizer:
+    return ChatTokenizer.load(str(tiny_model_dir))
+
+
+def _request(**fields: Any) -> ChatCompletionRequest:
+    body = {"messages": [{"role": "user", "content": "Weather in Paris?"}], **fields}
+    return ChatCompletionRequest.model_validate(body)
+
+
+async def _complete(engine: ScriptedEngine, **fields: Any) -> ChatCompletionResponse:
+    response = await ChatCompletionService(engine).create(_request(**fields))
+    assert isinstance(response, ChatCompletionResponse)
+    return response
+
+
+def _prompt_text(engine: ScriptedEngine) -> str:
+    return engine.tokenizer.hf_tokenizer.decode(list(engine.requests[-1].prompt_token_ids))
+
+
+async def test_valid_tool_call_becomes_openai_tool_calls(tokenizer: ChatTokenizer) -> None:
+    reply = (
+        "Let me check.\n"
+        + PARIS_CALL
+        + '\n<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>'
+    )
+    engine = ScriptedEngine(tokenizer, replies=[reply])
+    response = await _complete(engine, tools=[WEATHER, TIME])
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content == "Let me check."
+    calls = choice.message.tool_calls or []
+    assert [call.function.name for call in calls] == ["get_weather", "get_time"]
+    assert [call.function.arguments for call in calls] == ['{"city": "Paris"}', "{}"]
+    assert all(re.fullmatch(r"call_[0-9a-f]{24}", call.id) for call in calls)
+    assert len({call.id for call in calls}) == 2
+    # auto: tools rendered in the system turn, nothing forced or banned.
+    prompt = _prompt_text(engine)
+    assert "<tools>\n" + json.dumps(WEATHER) in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    options = engine.requests[-1].options
+    assert (options.json_schema, options.banned_token_ids) == (None, ())
+    # Usage: prompt tokens as tokenised, completion tokens of the reply.
+    assert response.usage.prompt_tokens == len(engine.requests[-1].prompt_token_ids)
+    assert response.usage.completion_tokens == len(tokenizer.encode(reply))
+    assert (
+        response.usage.total_tokens
+        == response.usage.prompt_tokens + response.usage.completion_tokens
+    )
+
+
+async def test_parallel_tool_calls_false_keeps_the_first(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(
+        tokenizer, replies=[PARIS_CALL + "\n" + PARIS_CALL.replace("Paris", "Rome")]
+    )
+    response = await _complete(engine, tools=[WEATHER], parallel_tool_calls=False)
+    calls = response.choices[0].message.tool_calls or []
+    assert [json.loads(call.function.arguments) for call in calls] == [{"city": "Paris"}]
+
+
+async def test_malformed_call_stays_text_and_finish_reason_is_not_tool_calls(
+    tokenizer: ChatTokenizer,
+) -> None:
+    broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par'
+    engine = ScriptedEngine(tokenizer, replies=[broken], finish_reason="length")
+    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    assert choice.finish_reason == "length"
+    assert choice.message.tool_calls is None
+    assert choice.message.content == broken
+
+
+async def test_reasoning_is_returned_apart_from_content(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(
+        tokenizer, replies=["<think>\nThe user wants weather.\n</think>\n\n" + PARIS_CALL]
+    )
+    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    assert choice.message.reasoning_content == "The user wants weather."
+    assert choice.message.content is None
+    assert choice.finish_reason == "tool_calls"
+    plain = ScriptedEngine(tokenizer, replies=["<think>\nhmm\n</think>\n\nIt is sunny."])
+    message = (await _complete(plain, enable_thinking=True)).choices[0].message
+    assert (message.reasoning_content, message.content) == ("hmm", "It is sunny.")
+
+
+async def test_enable_thinking_false_prefills_an_empty_think_block(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["Hi."])
+    await _complete(engine, chat_template_kwargs={"enable_thinking": False})
+    assert _prompt_text(engine).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+async def test_tool_choice_none_bans_the_call_token_and_parses_nothing(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL])
+    choice = (await _complete(engine, tools=[WEATHER], tool_choice="none")).choices[0]
+    assert choice.finish_reason == "stop"
+    assert choice.message.tool_calls is None
+    assert choice.message.content == PARIS_CALL
+    assert engine.requests[-1].options.banned_token_ids == (TOOL_CALL_TOKEN,)
+    assert "<tools>" in _prompt_text(engine)  # the model still knows the tools
+
+
+async def test_no_tools_means_no_parsing(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL])
+    choice = (await _complete(engine)).choices[0]
+    assert (choice.finish_reason, choice.message.tool_calls) == ("stop", None)
+    assert "<tools>" not in _prompt_text(engine)
+
+
+async def test_required_forces_one_call_with_a_grammar_over_all_tools(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=['{"name":"get_time","arguments":{"zone":"UTC"}}'])
+    response = await _complete(engine, tools=[WEATHER, TIME], tool_choice="required")
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls or []
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_time", {"zone": "UTC"})
+    ]
+    prompt = _prompt_text(engine)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n<tool_call>\n")
+    schema = engine.requests[-1].options.json_schema
+    assert schema is not None
+    assert [option["properties"]["name"]["enum"] for option in schema["anyOf"]] == [
+        ["get_weather"],
+        ["get_time"],
+    ]
+    weather_arguments = schema["anyOf"][0]["properties"]["arguments"]
+    assert weather_arguments["required"] == ["city"]
+    assert weather_arguments["additionalProperties"] is False
+
+
+async def test_named_tool_choice_constrains_to_that_function(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(
+        tokenizer, replies=['{"name":"get_weather","arguments":{"city":"Oslo"}}']
+    )
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    choice = (await _complete(engine, tools=[WEATHER, TIME], tool_choice=named)).choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls[0].function.arguments == '{"city": "Oslo"}'  # type: ignore[index]
+    schema = engine.requests[-1].options.json_schema
+    assert schema is not None and schema["properties"]["name"]["enum"] == ["get_weather"]
+
+
+async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=['{"city": "Oslo"}}\n'], supports_json_schema=False)
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    choice = (await _complete(engine, tools=[WEATHER], tool_choice=named)).choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls[0].function.name == "get_weather"  # type: ignore[index]
+    assert _prompt_text(engine).endswith('<tool_call>\n{"name": "get_weather", "arguments": ')
+    options = engine.requests[-1].options
+    assert (options.json_schema, options.stop) == (None, ("</tool_call>",))
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "label"),
+    [
+        ({"model": "nope"}, UnknownModelError, "request:unknown_model"),
+        ({"tool_choice": "required"}, InvalidChatRequestError, "request:tool_choice_without_tools"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+            InvalidChatRequestError,
+            "request:unknown_tool_choice",
+        ),
+        ({"n": 2, "temperature": 0}, InvalidChatRequestError, "request:greedy_with_n"),
+        ({"logprobs": True}, UnsupportedParameterError, "request:unsupported_parameter"),
+        ({"max_tokens": 5000}, PromptTooLongError, "request:context_length_exceeded"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 3}}}]},
+            InvalidToolSchemaError,
+            None,
+        ),
+    ],
+)
+async def test_bad_requests_raise_400_errors_before_generating(
+    tokenizer: ChatTokenizer, fields: dict[str, Any], error: type[Exception], label: str | None
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["x"])
+    with pytest.raises(error) as raised:
+        await ChatCompletionService(engine).create(_request(**fields))
+    assert getattr(raised.value, "status_code", None) == 400
+    if label is not None:
+        assert raised.value.label == label  # type: ignore[attr-defined]
+    assert engine.requests == []
+
+
+async def test_adapter_names_reach_the_engine(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["ok"])
+    response = await _complete(engine, model="scripted-lora")
+    assert engine.requests[-1].adapter == "scripted-lora"
+    assert response.model == "scripted-lora"
+
+
+async def _collect_stream(engine: ScriptedEngine, **fields: Any) -> list[dict[str, Any]]:
+    stream = await ChatCompletionService(engine).create(_request(stream=True, **fields))
+    assert not isinstance(stream, ChatCompletionResponse)
+    events = [event async for event in stream]
+    assert all(event.startswith("data: ") and event.endswith("\n\n") for event in events)
+    assert events[-1] == "data: [DONE]\n\n"
+    return [json.loads(event[len("data: ") :]) for event in events[:-1]]
+
+
+def _assemble(chunks: list[dict[str, Any]], index: int = 0) -> dict[str, Any]:
+    """What an OpenAI client builds from the chunks of one choice."""
+    message: dict[str, Any] = {"content": "", "reasoning_content": "", "tool_calls": []}
+    finish = None
+    for chunk in chunks:
+        for choice in chunk["choices"]:
+            if choice["index"] != index:
+                continue
+            delta = choice["delta"]
+            message["content"] += delta.get("content") or ""
+            message["reasoning_content"] += delta.get("reasoning_content") or ""
+            message["tool_calls"] += delta.get("tool_calls") or []
+            finish = choice.get("finish_reason") or finish
+    return {**message, "finish_reason": finish}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "<think>\nFirst, the city.\n</think>\n\nChecking now.\n" + PARIS_CALL,
+        "It is sunny in Paris today, around 21 degrees.",
+        'Here: {"name": "get_weather", "arguments": {"city": "Paris"}} done',
+        "get_weather(city='Paris')",
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": ',
+        "<think>\nunfinished reasoning that runs out",
+    ],
+)
+async def test_streaming_adds_up_to_the_non_streamed_message(
+    tokenizer: ChatTokenizer, reply: str
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=2)
+    expected = (await _complete(engine, tools=[WEATHER])).choices[0]
+    chunks = await _collect_stream(engine, tools=[WEATHER])
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    streamed = _assemble(chunks)
+    assert streamed["content"] == (expected.message.content or "")
+    assert streamed["reasoning_content"] == (expected.message.reasoning_content or "")
+    assert streamed["finish_reason"] == expected.finish_reason
+    expected_calls = [
+        (call.function.name, call.function.arguments) for call in expected.message.tool_calls or []
+    ]
+    assert [
+        (c["function"]["name"], c["function"]["arguments"]) for c in streamed["tool_calls"]
+    ] == expected_calls
+    assert [call["index"] for call in streamed["tool_calls"]] == list(range(len(expected_calls)))
+
+
+async def test_streamed_content_is_not_held_back_without_reason(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["Sunny and warm in Paris today."], piece_size=5)
+    chunks = await _collect_stream(engine, tools=[WEATHER])
+    content_chunks = [c["choices"][0]["delta"].get("content") for c in chunks[1:]]
+    assert len([c for c in content_chunks if c]) >= 4  # streamed piece by piece, not at the end
+
+
+async def test_streaming_n_choices_with_usage(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL, "No call."])
+    chunks = await _collect_stream(
+        engine, tools=[WEATHER], n=2, temperature=0.7, stream_options={"include_usage": True}
+    )
+    first, second = _assemble(chunks, 0), _assemble(chunks, 1)
+    assert first["finish_reason"] == "tool_calls"
+    assert json.loads(first["tool_calls"][0]["function"]["arguments"]) == {"city": "Paris"}
+    assert (second["content"], second["finish_reason"]) == ("No call.", "stop")
+    usage_chunk = chunks[-1]
+    assert usage_chunk["choices"] == []
+    expected_tokens = len(tokenizer.encode(PARIS_CALL)) + len(tokenizer.encode("No call."))
+    assert usage_chunk["usage"]["completion_tokens"] == expected_tokens
+
+
+async def test_stream_errors_are_raised_before_the_stream_starts(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["x"])
+    with pytest.raises(UnknownModelError):
+        await ChatCompletionService(engine).create(_request(stream=True, model="nope"))
