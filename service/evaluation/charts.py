@@ -46,7 +46,7 @@ def plot_metrics(
     highs = np.array([_ci_bound(ci, name, 1, values[i]) for i, name in enumerate(names)])
     errors = np.vstack([np.clip(values - lows, 0, None), np.clip(highs - values, 0, None)])
 
-    figure, axes = plt.subplots(figsize=(8, 0.5 * max(len(names), 2) + 1.4), dpi=_DPI)
+    figure, axes = plt.subplots(figsize=(8, max(3.0, 0.5 * len(names) + 1.4)), dpi=_DPI)
     positions = np.arange(len(names))
     axes.barh(positions, values, xerr=errors, color=_BAR, capsize=4, ecolor=_NEUTRAL)
     for position, value, high in zip(positions, values, highs, strict=True):
@@ -85,7 +85,7 @@ def plot_categories(
                 grid[row, column] = float(value)
 
     width = max(7.0, 0.9 * len(metric_names) + 2.5)
-    height = max(2.5, 0.45 * len(categories) + 2.2)
+    height = max(3.0, 0.45 * len(categories) + 2.2)
     figure, axes = plt.subplots(figsize=(width, height), dpi=_DPI)
     colour_map = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#dee2e6")
     image = axes.imshow(np.ma.masked_invalid(grid), cmap=colour_map, vmin=0, vmax=1, aspect="auto")
@@ -108,7 +108,7 @@ def plot_categories(
 def plot_error_types(error_counts: Mapping[str, int], out_path: Path, *, title: str) -> Path:
     """A histogram of per-item error labels, most frequent first (``ok`` items excluded)."""
     ordered = sorted(error_counts.items(), key=lambda pair: (-pair[1], pair[0]))
-    figure, axes = plt.subplots(figsize=(8, 0.45 * max(len(ordered), 2) + 1.4), dpi=_DPI)
+    figure, axes = plt.subplots(figsize=(8, max(3.0, 0.45 * len(ordered) + 1.4)), dpi=_DPI)
     if ordered:
         labels = [label for label, _ in ordered]
         counts = [count for _, count in ordered]
@@ -146,7 +146,7 @@ def plot_deltas(
         (_GOOD if value > 0 else _BAD) if significant[name] else _NEUTRAL
         for name, value in zip(names, values, strict=True)
     ]
-    figure, axes = plt.subplots(figsize=(8, 0.5 * max(len(names), 2) + 1.6), dpi=_DPI)
+    figure, axes = plt.subplots(figsize=(8, max(3.0, 0.5 * len(names) + 1.6)), dpi=_DPI)
     positions = np.arange(len(names))
     axes.barh(positions, values, xerr=errors, color=colours, capsize=4, ecolor=_NEUTRAL)
     axes.axvline(0, color="black", linewidth=0.8)
