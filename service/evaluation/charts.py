@@ -93,7 +93,11 @@ def plot_categories(
         for column in range(len(metric_names)):
             value = grid[row, column]
             if not np.isnan(value):
-                axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=8)
+                # The colour map is dark at both ends: light text there stays readable.
+                ink = "white" if value < 0.2 or value > 0.85 else "black"
+                axes.text(
+                    column, row, f"{value:.2f}", ha="center", va="center", fontsize=8, color=ink
+                )
     labels = [
         f"{category} (n={counts[category]})" if counts and category in counts else category
         for category in categories
