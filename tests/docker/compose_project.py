@@ -9,6 +9,7 @@ github.com/compose-spec/compose-spec), so no network is used.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -272,11 +273,22 @@ def _service_problems(document: dict[str, Any], base: Path) -> list[str]:
                 problems.append(f"{where}: target {target!r} is not a stage of {dockerfile.name}")
                 continue
             stage = stages[target] if target else list(stages.values())[-1]
+            ignore_file = dockerfile.with_name(dockerfile.name + ".dockerignore")
+            patterns = dockerignore_patterns(ignore_file) if ignore_file.is_file() else None
+            if patterns is None:
+                problems.append(
+                    f"{where}: {ignore_file.name} is missing (the context is sent whole)"
+                )
             for name, each in stages.items():
                 for source in each.copy_sources:
                     if not (context / source).exists():
                         problems.append(
                             f"{dockerfile.name} stage {name}: COPY source {source} is missing"
+                        )
+                    elif patterns is not None and not dockerignore_admits(patterns, source):
+                        problems.append(
+                            f"{dockerfile.name} stage {name}: COPY source {source} is excluded "
+                            f"by {ignore_file.name}"
                         )
             if stage.user in (None, "root", "0", "0:0"):
                 problems.append(f"{where}: image stage {stage.name} runs as root")
@@ -300,6 +312,32 @@ def _service_problems(document: dict[str, Any], base: Path) -> list[str]:
             ):
                 problems.append(f"{where}: waits for {dependency} to be healthy; it has no check")
     return problems
+
+
+def dockerignore_patterns(path: Path) -> list[str]:
+    """The patterns of a ``.dockerignore`` file, in order (comments and blanks dropped)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def dockerignore_admits(patterns: list[str], source: str) -> bool:
+    """Whether a path reaches the build context: the last matching pattern decides.
+
+    Example:
+        >>> dockerignore_admits(["*", "!service/", "**/__pycache__"], "service")
+        True
+        >>> dockerignore_admits(["*", "!service/"], "docker/healthcheck.py")
+        False
+    """
+    path = source.strip("/")
+    prefixes = [path] + ["/".join(path.split("/")[:n]) for n in range(1, path.count("/") + 1)]
+    admitted = True
+    for raw in patterns:
+        negated = raw.startswith("!")
+        pattern = raw.lstrip("!").strip("/")
+        if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
+            admitted = negated
+    return admitted
 
 
 def _healthcheck_problems(where: str, test: list[str], stage: Stage) -> list[str]:

@@ -231,6 +231,27 @@ def test_a_root_image_is_reported(project_copy: Path) -> None:
     ]
 
 
+def test_a_missing_dockerignore_is_reported(project_copy: Path) -> None:
+    (project_copy / "Dockerfile.cpu.dockerignore").unlink()
+    assert find_problems(project_copy, SETTINGS_VARIABLES) == [
+        "service reward: Dockerfile.cpu.dockerignore is missing (the context is sent whole)"
+    ]
+
+
+def test_a_dockerignore_that_drops_a_copied_file_is_reported(project_copy: Path) -> None:
+    ignore = project_copy / "Dockerfile.gpu.dockerignore"
+    ignore.write_text(ignore.read_text(encoding="utf-8") + "clients/\n", encoding="utf-8")
+    problems = find_problems(project_copy, SETTINGS_VARIABLES)
+    assert (
+        problems
+        == [
+            "Dockerfile.gpu stage build-api: COPY source clients is excluded by "
+            "Dockerfile.gpu.dockerignore"
+        ]
+        * 2
+    )  # checked for both services built from Dockerfile.gpu (api, trainer)
+
+
 def test_a_stale_documented_variable_is_reported(project_copy: Path) -> None:
     example = project_copy / ".env.example"
     with example.open("a", encoding="utf-8") as handle:

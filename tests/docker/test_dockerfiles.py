@@ -11,7 +11,9 @@ import pytest
 
 from service.config import REPO_ROOT
 
-DOCKERFILES = sorted((REPO_ROOT / "docker").glob("Dockerfile.*"))
+DOCKERFILES = sorted(
+    path for path in (REPO_ROOT / "docker").glob("Dockerfile.*") if path.suffix != ".dockerignore"
+)
 
 
 def hadolint() -> str:
