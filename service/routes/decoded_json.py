@@ -8,7 +8,7 @@ request model is unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
@@ -29,7 +29,7 @@ class DecodedJSONRequest(Request):
 class DecodedJSONRoute(APIRoute):
     """``APIRoute`` that reads bodies through :class:`DecodedJSONRequest`."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def decoded_json_handler(request: Request) -> Response:
