@@ -500,3 +500,42 @@ def test_report_does_not_depend_on_item_order(scores: list[ItemScore], shuffle_s
     random.Random(shuffle_seed).shuffle(shuffled)
 
     assert summarise(shuffled, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
+
+
+# The seed compared (parameter, canonical JSON with sorted keys) pairs. On exact references our
+# argument F1 must agree with it wherever BFCL's standardisation and 5 == 5.0 do not apply:
+# strings of lower-case letters, integers, booleans and structures of them.
+plain_values = st.recursive(
+    st.integers(-5, 5) | st.booleans() | st.text(alphabet="abcxyz", min_size=1, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["k", "m"]), children, max_size=2)
+    ),
+    max_leaves=5,
+)
+parameters = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), plain_values, min_size=1)
+
+
+def seed_f1(predicted: dict[str, object], expected: dict[str, object]) -> float:
+    def pairs(arguments: dict[str, object]) -> set[tuple[str, str]]:
+        return {(name, json.dumps(value, sort_keys=True)) for name, value in arguments.items()}
+
+    hits = len(pairs(predicted) & pairs(expected))
+    precision, recall = hits / len(predicted), hits / len(expected)
+    return 2 * precision * recall / (precision + recall) if hits else 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(expected=parameters, predicted=parameters, shared=st.lists(st.booleans(), max_size=4))
+def test_argument_f1_agrees_with_the_seed_on_exact_references(
+    expected: dict[str, object], predicted: dict[str, object], shared: list[bool]
+) -> None:
+    # Copy some expected values into the prediction so that hits are common.
+    for name, copy_it in zip(sorted(expected), shared, strict=False):
+        if copy_it:
+            predicted[name] = expected[name]
+    reference = [{"name": "f", "arguments": expected}]
+
+    score = score_item(json.dumps({"name": "f", "arguments": predicted}), reference, [])
+
+    assert score.argument_f1 == pytest.approx(seed_f1(predicted, expected))
