@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from service.core.errors import ToolGradeError
+from service.errors import EngineUnavailableError
 from service.logging_config import REQUEST_ID_HEADER, current_request_id
 
 logger = logging.getLogger("toolgrade.errors")
@@ -104,7 +105,8 @@ def _with_request_id(headers: dict[str, str] | None) -> dict[str, str] | None:
 
 async def _toolgrade_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ToolGradeError)
-    if exc.status_code >= 500:
+    # A missing engine is an expected state (its 503 is in the access log); other 5xx are not.
+    if exc.status_code >= 500 and not isinstance(exc, EngineUnavailableError):
         logger.warning("%s: %s", exc.label, exc.message)
     return error_response(exc)
 

@@ -24,6 +24,8 @@ from service.logging_config import REQUEST_ID_HEADER, set_request_id
 
 access_logger = logging.getLogger("toolgrade.access")
 
+# Successful requests to these are logged at debug level.
+PROBE_PATHS = frozenset({"/health", "/ready", "/metrics"})
 # A client-supplied request id is echoed only when it is a short, printable token.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # orjson refuses nesting deeper than this itself (with an error, not a crash).
@@ -60,7 +62,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_logger.info(
+            # Orchestrators probe these every few seconds: keep them out of the info log.
+            quiet = scope["path"] in PROBE_PATHS and status < 400
+            access_logger.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 scope["method"],
                 scope["path"],

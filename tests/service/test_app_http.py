@@ -219,7 +219,7 @@ def test_metrics_count_items_and_rewards(client: ToolGradeClient) -> None:
 
 def test_request_id_is_echoed_and_logged_as_json(scoring_server: LiveServer) -> None:
     response = httpx.get(
-        f"{scoring_server.base_url}/health", headers={"X-Request-ID": "trace-42"}, timeout=10
+        f"{scoring_server.base_url}/v1/models", headers={"X-Request-ID": "trace-42"}, timeout=10
     )
     assert response.headers["x-request-id"] == "trace-42"
     generated = httpx.get(f"{scoring_server.base_url}/health", timeout=10).headers["x-request-id"]
@@ -242,7 +242,7 @@ def test_request_id_is_echoed_and_logged_as_json(scoring_server: LiveServer) -> 
         time.sleep(0.1)
     assert access, "no log line carries the request id"
     assert access[-1]["logger"] == "toolgrade.access"
-    assert (access[-1]["path"], access[-1]["status"]) == ("/health", 200)
+    assert (access[-1]["path"], access[-1]["status"]) == ("/v1/models", 200)
     assert access[-1]["duration_ms"] >= 0
 
 
