@@ -48,8 +48,12 @@ class Completion:
 
     index: int
     text: str
-    token_count: int
+    token_ids: tuple[int, ...]
     finish_reason: FinishReason
+
+    @property
+    def token_count(self) -> int:
+        return len(self.token_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,7 +208,7 @@ class VLLMEngine:
             Completion(
                 index=choice.index,
                 text=choice.text,
-                token_count=len(choice.token_ids),
+                token_ids=tuple(choice.token_ids),
                 finish_reason=_finish_reason(choice.finish_reason),
             )
             for choice in sorted(final.outputs, key=lambda choice: choice.index)

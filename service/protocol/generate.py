@@ -44,6 +44,9 @@ class GenerateRequest(BaseModel):
     stop: list[str] | None = None
     lora: str | None = Field(default=None, description="A LoRA adapter's name (GET /v1/models).")
     model: str | None = Field(default=None, description="Alternative to lora: any served name.")
+    return_token_ids: bool = Field(
+        default=False, description="Also return each completion's token ids (e.g. for RL)."
+    )
 
     @model_validator(mode="after")
     def _one_prompt(self) -> GenerateRequest:
@@ -64,6 +67,9 @@ class GenerateOutput(BaseModel):
         description="parse:* label when the text had malformed call markup."
     )
     finish_reason: Literal["stop", "length", "tool_calls"]
+    token_ids: list[int] | None = Field(
+        default=None, description="The completion's token ids, with return_token_ids."
+    )
 
 
 class GenerateUsage(BaseModel):

@@ -76,6 +76,7 @@ class GenerateService:
                     ],
                     parse_error=output.parse_error,
                     finish_reason="tool_calls" if output.calls else completion.finish_reason,
+                    token_ids=list(completion.token_ids) if request.return_token_ids else None,
                 )
             )
         return GenerateResponse(

@@ -46,7 +46,9 @@ class ScriptedEngine:
             return None
         if model in self.adapters:
             return model
-        raise UnknownModelError(f"unknown model {model!r}", label="request:unknown_model")
+        raise UnknownModelError(
+            f"unknown model {model!r}", label="request:unknown_model", param="model"
+        )
 
     def _reply(self, index: int) -> str:
         return self.replies[index % len(self.replies)]
@@ -60,7 +62,7 @@ class ScriptedEngine:
             Completion(
                 index=index,
                 text=self._reply(index),
-                token_count=self._token_count(self._reply(index)),
+                token_ids=tuple(self.tokenizer.encode(self._reply(index))),
                 finish_reason=self.finish_reason,
             )
             for index in range(request.options.n)
