@@ -40,6 +40,8 @@ from clients.errors import (
     ToolGradeAPIError,
     error_from_response,
 )
+from service.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
+from service.protocol.generate import GenerateRequest, GenerateResponse
 from service.protocol.health import HealthResponse, ReadyResponse
 from service.protocol.models import ModelList
 from service.protocol.reward import RewardResponse
@@ -202,6 +204,27 @@ def reward_call(
     return _Call("POST", "/reward", body)
 
 
+def request_body(request: BaseModel | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> Any:
+    """A request given as a model, a dict and/or keyword fields, as a JSON-ready dict.
+
+    Example:
+        >>> request_body({"prompt": "hi"}, {"max_tokens": 8})
+        {'prompt': 'hi', 'max_tokens': 8}
+    """
+    if isinstance(request, BaseModel):
+        base = request.model_dump(mode="json", exclude_unset=True)
+    else:
+        base = dict(request or {})
+    return {**base, **fields}
+
+
+def chat_body(request: BaseModel | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> Any:
+    body = request_body(request, fields)
+    if body.get("stream"):
+        raise ValueError("chat_completions() does not stream; use the openai SDK for stream=True")
+    return body
+
+
 class ToolGradeClient(_ClientBase):
     """Synchronous client.
 
@@ -295,15 +318,19 @@ class ToolGradeClient(_ClientBase):
         call = reward_call(completions, labels, tools, weights, profile, prompts, query)
         return RewardResponse.model_validate(self._json(call))
 
-    def generate(self, **request: Any) -> dict[str, Any]:
-        """``POST /generate`` (see the server's OpenAPI for the fields); the JSON answer."""
-        answer: dict[str, Any] = self._json(_Call("POST", "/generate", request))
-        return answer
+    def generate(
+        self, request: GenerateRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> GenerateResponse:
+        """``POST /generate``: a request model, a dict, or its fields as keywords."""
+        call = _Call("POST", "/generate", request_body(request, fields))
+        return GenerateResponse.model_validate(self._json(call))
 
-    def chat_completions(self, **request: Any) -> dict[str, Any]:
-        """``POST /v1/chat/completions`` without streaming (use the openai SDK to stream)."""
-        answer: dict[str, Any] = self._json(_Call("POST", "/v1/chat/completions", request))
-        return answer
+    def chat_completions(
+        self, request: ChatCompletionRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> ChatCompletionResponse:
+        """``POST /v1/chat/completions`` without streaming (the openai SDK streams)."""
+        call = _Call("POST", "/v1/chat/completions", chat_body(request, fields))
+        return ChatCompletionResponse.model_validate(self._json(call))
 
     # --- transport --------------------------------------------------------------------------
 
@@ -412,15 +439,19 @@ class AsyncToolGradeClient(_ClientBase):
         call = reward_call(completions, labels, tools, weights, profile, prompts, query)
         return RewardResponse.model_validate(await self._json(call))
 
-    async def generate(self, **request: Any) -> dict[str, Any]:
-        """``POST /generate`` (see the server's OpenAPI for the fields); the JSON answer."""
-        answer: dict[str, Any] = await self._json(_Call("POST", "/generate", request))
-        return answer
+    async def generate(
+        self, request: GenerateRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> GenerateResponse:
+        """``POST /generate``: a request model, a dict, or its fields as keywords."""
+        call = _Call("POST", "/generate", request_body(request, fields))
+        return GenerateResponse.model_validate(await self._json(call))
 
-    async def chat_completions(self, **request: Any) -> dict[str, Any]:
-        """``POST /v1/chat/completions`` without streaming (use the openai SDK to stream)."""
-        answer: dict[str, Any] = await self._json(_Call("POST", "/v1/chat/completions", request))
-        return answer
+    async def chat_completions(
+        self, request: ChatCompletionRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> ChatCompletionResponse:
+        """``POST /v1/chat/completions`` without streaming (the openai SDK streams)."""
+        call = _Call("POST", "/v1/chat/completions", chat_body(request, fields))
+        return ChatCompletionResponse.model_validate(await self._json(call))
 
     # --- transport --------------------------------------------------------------------------
 
