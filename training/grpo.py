@@ -23,7 +23,13 @@ from typing import Any
 
 from training.config import GRPOJobConfig, RewardSettings, dump_config
 from training.errors import TrainingJobError
-from training.runtime import count_parameters, resolve_model, select_precision, write_summary
+from training.runtime import (
+    count_parameters,
+    lora_config,
+    resolve_model,
+    select_precision,
+    write_summary,
+)
 
 SUMMARY_FILE = "toolgrade_grpo.json"
 COMPONENT_METRIC = "toolgrade/{component}"
@@ -106,7 +112,7 @@ def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> 
     """
     from service.core.rewards import REWARD_COMPONENTS, compute_rewards, get_tool_call_reward
 
-    name = get_tool_call_reward(profile, weights).__name__  # validates profile and weights
+    get_tool_call_reward(profile, weights)  # validates the profile and weights up front
 
     def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
         try:
@@ -116,13 +122,18 @@ def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> 
         _log_components({c: [getattr(b, c) for b in breakdowns] for c in REWARD_COMPONENTS}, kwargs)
         return _checked([b.reward for b in breakdowns], len(completions), "the local reward")
 
-    reward.__name__ = reward.__qualname__ = name
+    reward.__name__ = reward.__qualname__ = reward_name(profile)
     return reward
+
+
+def reward_name(profile: str) -> str:
+    """What TRL logs the reward as (``rewards/<name>/mean``), the same for both sources."""
+    return f"toolgrade_{profile}_reward"
 
 
 def remote_reward_function(settings: RewardSettings) -> RewardFunction:
     """The client's TRL reward function calling ``POST {url}/reward``, failures made loud."""
-    from clients import make_trl_reward_function  # type: ignore[attr-defined]
+    from clients import make_trl_reward_function
 
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     client_reward = make_trl_reward_function(
@@ -131,6 +142,7 @@ def remote_reward_function(settings: RewardSettings) -> RewardFunction:
         profile=settings.profile,
         weights=settings.weights,
         timeout=settings.timeout_s,
+        name=reward_name(settings.profile),
     )
 
     def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -144,7 +156,7 @@ def remote_reward_function(settings: RewardSettings) -> RewardFunction:
             ) from exc
         return _checked(rewards, len(completions), f"{settings.url}/reward")
 
-    reward.__name__ = reward.__qualname__ = getattr(client_reward, "__name__", "toolgrade_reward")
+    reward.__name__ = reward.__qualname__ = reward_name(settings.profile)
     return reward
 
 
@@ -223,7 +235,6 @@ def run_grpo(config: GRPOJobConfig, *, callbacks: tuple[Any, ...] = ()) -> GRPOR
     base_model = resolve_model(config.model)
 
     import torch
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
@@ -258,19 +269,7 @@ def run_grpo(config: GRPOJobConfig, *, callbacks: tuple[Any, ...] = ()) -> GRPOR
     model = AutoModelForCausalLM.from_pretrained(
         base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
     )
-    peft_config = (
-        LoraConfig(
-            r=config.lora.r,
-            lora_alpha=config.lora.alpha,
-            lora_dropout=config.lora.dropout,
-            target_modules=config.lora.target_modules,
-            modules_to_save=config.lora.modules_to_save,
-            ensure_weight_tying=config.lora.ensure_weight_tying,
-            task_type="CAUSAL_LM",
-        )
-        if config.lora is not None
-        else None
-    )
+    peft_config = lora_config(config.lora) if config.lora is not None else None
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[reward],

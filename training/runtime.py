@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from training.config import LoraSettings
 from training.errors import TrainingJobError
 
 
@@ -28,9 +29,8 @@ def resolve_model(model: str | None) -> str:
                 f"model {model} does not exist", label="training:model_not_found"
             )
         return model
-    from service.engine.default_model import ensure_default_model
-
     from service.config import get_settings
+    from service.engine.default_model import ensure_default_model
 
     return str(ensure_default_model(get_settings().cache_dir))
 
@@ -115,6 +115,22 @@ def make_time_limit_callback(max_time_s: float) -> Any:
                 control.should_training_stop = True
 
     return TimeLimitCallback()
+
+
+def lora_config(settings: LoraSettings) -> Any:
+    """The PEFT ``LoraConfig`` both trainers use."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=settings.target_modules,
+        modules_to_save=settings.modules_to_save,
+        # Only meaningful for a fully trained module such as embed_tokens (PEFT warns otherwise).
+        ensure_weight_tying=settings.ensure_weight_tying and bool(settings.modules_to_save),
+        task_type="CAUSAL_LM",
+    )
 
 
 def write_summary(path: Path, summary: Mapping[str, Any]) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 from training.config import SFTJobConfig, dump_config
 from training.errors import TrainingJobError
 from training.runtime import (
+    Precision,
     count_parameters,
+    lora_config,
     make_time_limit_callback,
     resolve_model,
     score_only_labelled_tokens_on_cpu,
@@ -92,22 +94,27 @@ def load_conversations(path: Path, limit: int | None = None) -> Any:
     return dataset
 
 
-def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResult:
-    """Fine-tune a LoRA adapter and save it with the tokenizer.
+@dataclass(frozen=True)
+class SFTSetup:
+    """A ready SFTTrainer and what the summary needs to know about it."""
 
-    Args:
-        config: The job configuration.
-        callbacks: Extra ``transformers.TrainerCallback`` objects.
+    trainer: Any
+    tokenizer: Any
+    base_model: str
+    precision: Precision
+    train_rows: int
+    eval_rows: int
+    time_limit: Any
 
-    Returns:
-        The run's summary, also written to ``<output_dir>/toolgrade_sft.json``.
+
+def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTSetup:
+    """Load the data, the base model and the tokenizer and build TRL's ``SFTTrainer``.
 
     Raises:
         TrainingJobError: ``sft:data_not_found``, ``sft:invalid_data``,
             ``sft:chat_template_not_trainable``, ``training:model_not_found``.
     """
     import torch
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
@@ -135,7 +142,8 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
         assistant_only_loss=config.assistant_only_loss,
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
-        eval_strategy="epoch" if eval_dataset is not None else "no",
+        eval_strategy="steps" if eval_dataset is not None else "no",
+        eval_steps=config.save_steps,
         seed=config.seed,
         report_to="none",
         **config.trainer_args,
@@ -146,15 +154,7 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
     model = AutoModelForCausalLM.from_pretrained(
         base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
     )
-    peft_config = LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        modules_to_save=config.lora.modules_to_save,
-        ensure_weight_tying=config.lora.ensure_weight_tying,
-        task_type="CAUSAL_LM",
-    )
+    peft_config = lora_config(config.lora)
     time_limit = make_time_limit_callback(config.max_time_s) if config.max_time_s else None
     try:
         trainer = SFTTrainer(
@@ -174,19 +174,45 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
                 label="sft:chat_template_not_trainable",
             ) from exc
         raise
+    return SFTSetup(
+        trainer=trainer,
+        tokenizer=tokenizer,
+        base_model=base_model,
+        precision=precision,
+        train_rows=len(train_dataset),
+        eval_rows=len(eval_dataset) if eval_dataset is not None else 0,
+        time_limit=time_limit,
+    )
+
+
+def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResult:
+    """Fine-tune a LoRA adapter and save it with the tokenizer.
+
+    Args:
+        config: The job configuration.
+        callbacks: Extra ``transformers.TrainerCallback`` objects.
+
+    Returns:
+        The run's summary, also written to ``<output_dir>/toolgrade_sft.json``.
+
+    Raises:
+        TrainingJobError: see :func:`build_sft_trainer`.
+    """
+    setup = build_sft_trainer(config, callbacks=callbacks)
+    trainer, precision, time_limit = setup.trainer, setup.precision, setup.time_limit
     trainable, total = count_parameters(trainer.model)
     started = time.monotonic()
     train_output = trainer.train()
     runtime_s = time.monotonic() - started
-    eval_loss = trainer.evaluate()["eval_loss"] if eval_dataset is not None else None
+    eval_loss = trainer.evaluate()["eval_loss"] if setup.eval_rows else None
     trainer.save_model(str(config.output_dir))
-    tokenizer.save_pretrained(str(config.output_dir))
+    setup.tokenizer.save_pretrained(str(config.output_dir))
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     result = SFTResult(
         output_dir=str(config.output_dir),
-        base_model=base_model,
-        train_rows=len(train_dataset),
-        eval_rows=len(eval_dataset) if eval_dataset is not None else 0,
+        base_model=setup.base_model,
+        train_rows=setup.train_rows,
+        eval_rows=setup.eval_rows,
         steps=trainer.state.global_step,
         epochs=float(trainer.state.epoch or 0.0),
         train_loss=float(train_output.training_loss) if train_output.training_loss else None,
