@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
+
+# The protocol only (dataclasses and a Protocol): cheap, and no vLLM import.
+from service.engine.base import GenerationEngine
 from service.errors import AuthenticationError, EngineUnavailableError
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
@@ -42,7 +45,7 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_engine(request: Request) -> Any:
+def get_engine(request: Request) -> GenerationEngine:
     """The loaded generation engine.
 
     Raises:
@@ -54,12 +57,11 @@ def get_engine(request: Request) -> Any:
             request.app.state.engine_status, _ENGINE_UNAVAILABLE["failed"]
         )
         raise EngineUnavailableError(message, label=label)
-    return engine
+    engine_protocol: GenerationEngine = engine
+    return engine_protocol
 
 
-# Typed as Any here: the engine protocol lives with the engine (service/engine/base.py) and this
-# module must not import it at start-up in scoring-only mode.
-EngineDep = Annotated[Any, Depends(get_engine)]
+EngineDep = Annotated[GenerationEngine, Depends(get_engine)]
 
 
 async def require_api_key(
