@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from service.commands import eval as eval_commands
-from service.commands import score, serve
+from service.commands import model, score, serve
 from training.commands import register as register_training_commands
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 
 # Command registrations: one line per command module (kept sorted).
 app.add_typer(eval_commands.app, name="eval")
+app.add_typer(model.app, name="model")
 app.command("score")(score.score_command)
 app.command("serve")(serve.serve_command)
 register_training_commands(app)  # prepare, synth, sft, merge, grpo
