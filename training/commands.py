@@ -243,8 +243,10 @@ def merge_command(
             "base model": result.base_model,
             "adapter": result.adapter,
             "max |merged - adapter| logit (float32)": f"{result.max_abs_logit_diff:.3g}",
-            f"max |merged - adapter| logit ({result.dtype})": (
-                f"{result.max_abs_logit_diff_after_cast:.3g}"
+            f"max |saved {result.dtype} - adapter| logit": (
+                "not checked"
+                if result.max_abs_logit_diff_saved is None
+                else f"{result.max_abs_logit_diff_saved:.3g}"
             ),
             "probe tokens": result.probe_tokens,
             "runtime s": result.runtime_s,

@@ -153,6 +153,9 @@ class MergeConfig(_Config):
     tolerance: float = Field(
         default=1e-4, gt=0, description="Largest |merged - adapter| logit allowed (float32)."
     )
+    verify_reload: bool = Field(
+        default=True, description="Reload the saved model and check it gives the same logits."
+    )
     probe_prompts: list[str] = Field(
         default_factory=lambda: [
             "What's the weather like in Paris?",

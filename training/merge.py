@@ -4,7 +4,9 @@ The merge runs in float32 so the folded weights are exact; before saving, the me
 logits on a probe batch (the chat template rendered with a tool) are compared with the
 adapter's, and the run fails when they differ by more than ``tolerance``. The weights are then
 cast to ``dtype`` (bf16 by default) and saved with the tokenizer and its chat template, so
-vLLM, transformers and ``toolgrade serve`` load the folder directly. An existing non-empty
+vLLM, transformers and ``toolgrade serve`` load the folder directly. The saved folder is
+reloaded and must give back exactly the merged weights (tied embeddings included); the saved
+model's logit difference from the adapter (the cast's rounding) is reported. An existing non-empty
 output folder is never overwritten without ``force``.
 """
 
@@ -46,7 +48,7 @@ class MergeResult:
     dtype: str
     probe_tokens: int
     max_abs_logit_diff: float
-    max_abs_logit_diff_after_cast: float
+    max_abs_logit_diff_saved: float | None
     runtime_s: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,12 +103,49 @@ def _check_output_dir(output_dir: Path, force: bool) -> None:
         shutil.rmtree(output_dir)
 
 
+def _verify_saved_copy(
+    config: MergeConfig, merged: Any, probe: dict[str, Any], adapter_logits: Any
+) -> float:
+    """Reload what serving will load; demand the exact merged weights back.
+
+    Returns the saved model's largest logit difference from the adapter (the cast's rounding
+    for bf16/fp16; within ``tolerance`` for float32).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    reloaded = AutoModelForCausalLM.from_pretrained(
+        str(config.output_dir), dtype=getattr(torch, config.dtype), device_map=config.device_map
+    )
+    expected, saved = merged.state_dict(), reloaded.state_dict()
+    # Tied weights (embeddings = output head) must come back tied to the trained values.
+    wrong = sorted(
+        name
+        for name, tensor in expected.items()
+        if name not in saved or not torch.equal(saved[name].to(tensor.device), tensor)
+    )
+    if wrong:
+        raise TrainingJobError(
+            f"{config.output_dir} does not hold the merged weights ({', '.join(wrong[:5])}...)",
+            label="merge:reload_mismatch",
+        )
+    with torch.no_grad():
+        saved_logits = reloaded(**probe).logits
+    difference = max_logit_difference(adapter_logits, saved_logits, probe["attention_mask"])
+    if config.dtype == "float32" and difference > config.tolerance:
+        raise TrainingJobError(
+            f"the saved float32 model's logits differ from the adapter's by {difference:.3g}",
+            label="merge:reload_mismatch",
+        )
+    return difference
+
+
 def run_merge(config: MergeConfig) -> MergeResult:
     """Merge, verify and save (see the module doc).
 
     Raises:
         TrainingJobError: ``merge:output_exists``, ``merge:adapter_not_found``,
-            ``merge:no_base_model``, ``merge:logits_mismatch``.
+            ``merge:no_base_model``, ``merge:logits_mismatch``, ``merge:reload_mismatch``.
     """
     import torch
     from peft import PeftModel
@@ -141,13 +180,12 @@ def run_merge(config: MergeConfig) -> MergeResult:
         )
     dtype = getattr(torch, config.dtype)
     merged = merged.to(dtype)
-    with torch.no_grad():
-        cast_logits = merged(**probe).logits
-    cast_difference = max_logit_difference(adapter_logits, cast_logits, probe["attention_mask"])
-
     config.output_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(config.output_dir))
     tokenizer.save_pretrained(str(config.output_dir))
+    saved_difference = None
+    if config.verify_reload:
+        saved_difference = _verify_saved_copy(config, merged, probe, adapter_logits)
     result = MergeResult(
         output_dir=str(config.output_dir),
         base_model=base_model,
@@ -155,7 +193,7 @@ def run_merge(config: MergeConfig) -> MergeResult:
         dtype=config.dtype,
         probe_tokens=int(probe["attention_mask"].sum()),
         max_abs_logit_diff=difference,
-        max_abs_logit_diff_after_cast=cast_difference,
+        max_abs_logit_diff_saved=saved_difference,
         runtime_s=round(time.monotonic() - started, 2),
     )
     write_summary(
