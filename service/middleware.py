@@ -233,26 +233,29 @@ def _inspect(value: Any, max_depth: int) -> tuple[bool, bool]:
     """``(nests deeper than max_depth, holds a float that may be a rounded big integer)``.
 
     Iterative: the value may be up to 1,024 levels deep, beyond Python's recursion limit.
+    (A hot path: one pass over every node of every request, hence ``type() is`` checks.)
     """
-    if not isinstance(value, dict | list):
-        return False, _may_be_rounded(value)
     lossy = False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
+        kind = type(node)
+        if kind is dict:
+            children = node.values()
+        elif kind is list:
+            children = node
+        else:
+            lossy = lossy or (kind is float and not -_INT64_BOUND <= node < 2 * _INT64_BOUND)
+            continue
         if depth > max_depth:
             return True, lossy
         for child in children:
-            if isinstance(child, dict | list):
+            kind = type(child)
+            if kind is dict or kind is list:
                 stack.append((child, depth + 1))
-            elif _may_be_rounded(child):
+            elif kind is float and not -_INT64_BOUND <= child < 2 * _INT64_BOUND:
                 lossy = True
     return False, lossy
-
-
-def _may_be_rounded(value: Any) -> bool:
-    return type(value) is float and not -_INT64_BOUND <= value < 2 * _INT64_BOUND
 
 
 # orjson keeps integers in [-2**63, 2**64) exact and turns larger ones into floats.
