@@ -41,7 +41,7 @@ Conventions (a demanding user will ask about each of these):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -231,6 +231,114 @@ def score_item(
     if expected.expects_no_call:
         return _score_no_call_item(parse.calls, parse.error, expected, declared, item_id, category)
     return _score_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+
+
+class BatchScorer:
+    """Scores many items, normalising each distinct reference and tools *object* once.
+
+    GRPO groups, eval batches and BFCL's candidates share one reference and one tools object
+    across many predictions; :func:`score_item` would rebuild (or look up by content) the
+    normalised form for each. A scorer remembers it by object identity instead. Identity is
+    safe because the scorer holds every object it has seen (so no id is reused) and a batch's
+    references and tools are not mutated while it is scored. Keep one scorer per batch: it
+    never forgets what it has seen.
+
+    Verdicts are exactly :func:`score_item`'s, item for item.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"x": {"type": "int"}}}]
+        >>> reference = [{"name": "f", "arguments": {"x": 1}}]
+        >>> scorer = BatchScorer()
+        >>> [scorer.score(p, reference, tools).valid for p in ('f(x=1)', 'f(x=2)', 'f(y=1)')]
+        [True, False, False]
+    """
+
+    __slots__ = ("_references", "_tools")
+
+    def __init__(self) -> None:
+        # id(object) -> (object, normalised); the object is held so its id cannot be reused.
+        self._references: dict[int, tuple[Any, Reference]] = {}
+        self._tools: dict[int, tuple[Any, dict[str, ToolSpec]]] = {}
+
+    def score(
+        self,
+        prediction: Any,
+        reference: Any,
+        tools: Any,
+        *,
+        item_id: Any = None,
+        category: str | None = None,
+    ) -> ItemScore:
+        """Score one item, as :func:`score_item` does.
+
+        Args:
+            prediction: As for :func:`score_item`.
+            reference: As for :func:`score_item`; not mutated while this scorer is in use.
+            tools: As for :func:`score_item`; not mutated while this scorer is in use.
+            item_id: Carried into the result unchanged.
+            category: Carried into the result.
+
+        Returns:
+            The :class:`ItemScore` :func:`score_item` would return.
+
+        Raises:
+            ToolGradeError: The reference or the tool schemas are malformed.
+        """
+        known_reference = self._references.get(id(reference))
+        if known_reference is not None and known_reference[0] is reference:
+            expected = known_reference[1]
+        else:
+            expected = normalise_reference(reference)
+            self._references[id(reference)] = (reference, expected)
+        known_tools = self._tools.get(id(tools))
+        if known_tools is not None and known_tools[0] is tools:
+            declared = known_tools[1]
+        else:
+            declared = normalise_tools(tools)
+            self._tools[id(tools)] = (tools, declared)
+        parse = parse_calls(prediction)
+        if expected.expects_no_call:
+            return _score_no_call_item(
+                parse.calls, parse.error, expected, declared, item_id, category
+            )
+        return _score_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+
+
+def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:
+    """Score a batch of ``/score`` items, sharing normalisation between them.
+
+    Each distinct reference and tools object in the batch is normalised once (see
+    :class:`BatchScorer`); the results are exactly :func:`score_item`'s, in input order.
+
+    Args:
+        items: Mappings with ``prediction``, ``reference`` and ``tools`` (each optional,
+            ``None`` when absent) and optionally ``id`` and ``category``.
+
+    Returns:
+        One :class:`ItemScore` per item, in order.
+
+    Raises:
+        ToolGradeError: An item's reference or tool schemas are malformed.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"x": {"type": "int"}}}]
+        >>> label = [{"f": {"x": [1, 2]}}]
+        >>> scores = score_items({"id": i, "prediction": p, "reference": label, "tools": tools}
+        ...     for i, p in enumerate(['f(x=2)', 'f(x=3)']))
+        >>> [(s.id, s.valid, s.error_type) for s in scores]
+        [(0, True, None), (1, False, 'match:value_mismatch')]
+    """
+    scorer = BatchScorer()
+    return [
+        scorer.score(
+            item.get("prediction"),
+            item.get("reference"),
+            item.get("tools"),
+            item_id=item.get("id"),
+            category=item.get("category"),
+        )
+        for item in items
+    ]
 
 
 def _score_call_item(

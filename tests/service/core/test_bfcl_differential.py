@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from service.core.matching import argument_overlap, check_call, judge_calls, match_calls
+from service.core.metrics import score_item, score_items
 from service.core.schema import normalise_tools
 from service.core.types import MatchResult, Reference, ToolCall, ToolSpec
 from tests.service.core.bfcl_candidates import (
@@ -254,3 +255,30 @@ def test_a_valid_call_list_has_full_argument_precision(outcomes: list[Outcome]) 
         and argument_overlap(outcome.calls, outcome.reference, outcome.tools).precision != 1.0
     ]
     assert imperfect == []
+
+
+def test_batch_scorer_equals_score_item_on_every_candidate(outcomes: list[Outcome]) -> None:
+    # A BFCL item's candidates share its possible answer and functions objects, so the batch
+    # path reuses their normalisation; every field of every verdict must still be the same.
+    candidates = [outcome.candidate for outcome in outcomes[::3]]
+    items = [
+        {
+            "id": c.item.item_id,
+            "category": c.category,
+            "prediction": c.prediction,
+            "reference": c.item.possible_answer,
+            "tools": c.item.functions,
+        }
+        for c in candidates
+    ]
+    one_by_one = [
+        score_item(
+            c.prediction,
+            c.item.possible_answer,
+            c.item.functions,
+            item_id=c.item.item_id,
+            category=c.category,
+        )
+        for c in candidates
+    ]
+    assert score_items(items) == one_by_one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,9 +16,11 @@ from service.core.errors import InvalidReferenceError, InvalidToolSchemaError
 from service.core.metrics import (
     ITEM_RATES,
     METRIC_NAMES,
+    BatchScorer,
     ItemScore,
     error_breakdown,
     score_item,
+    score_items,
     summarise,
 )
 from service.core.types import ToolCall
@@ -234,6 +237,73 @@ def test_malformed_reference_and_tools_raise_client_errors() -> None:
 
     assert reference_error.value.label.startswith("reference:")
     assert tools_error.value.label.startswith("schema:")
+
+
+# --- batches: BatchScorer / score_items ----------------------------------------------------------
+
+
+def test_score_items_equals_score_item_on_shared_and_fresh_objects() -> None:
+    no_call: list[object] = []
+    predictions = [
+        call_json("get_user", name="Ann", age=30, city="Paris"),
+        call_json("get_user", name="Ann", age="30"),
+        "get_weather(city='Paris')",
+        "no call",
+    ]
+    items = [
+        {"id": index, "category": "c", "prediction": prediction, "reference": ANN, "tools": TOOLS}
+        for index, prediction in enumerate(predictions)
+    ]
+    items.append({"id": 9, "prediction": "no call", "reference": no_call, "tools": TOOLS})
+    items.append({"id": 10, "prediction": "no call", "reference": "", "tools": None})
+
+    expected = [
+        score_item(
+            item["prediction"],
+            item["reference"],
+            item["tools"],
+            item_id=item["id"],
+            category=item.get("category"),
+        )
+        for item in items
+    ]
+    scores = score_items(items)
+
+    assert scores == expected
+    assert [(s.id, s.valid, s.error_type) for s in scores] == [
+        (0, True, None),
+        (1, False, "exec:type_mismatch"),
+        (2, False, "match:wrong_name"),
+        (3, False, "parse:no_call_found"),
+        (9, True, None),
+        (10, True, None),
+    ]
+
+
+def test_batch_scorer_never_confuses_objects_whose_ids_could_be_reused() -> None:
+    # Each item's reference is a fresh list that the caller drops at once; were the scorer
+    # not holding it, CPython could hand the next list the same id and a stale Reference.
+    def items() -> Iterator[dict[str, object]]:
+        for index in range(200):
+            age = index % 3
+            yield {
+                "id": index,
+                "prediction": call_json("get_user", name="Ann", age=1),
+                "reference": [{"name": "get_user", "arguments": {"name": "Ann", "age": age}}],
+                "tools": [dict(GET_USER)],
+            }
+
+    scores = score_items(items())
+
+    assert [s.valid for s in scores] == [index % 3 == 1 for index in range(200)]
+
+
+def test_score_items_raises_client_errors_like_score_item() -> None:
+    scorer = BatchScorer()
+    with pytest.raises(InvalidReferenceError):
+        scorer.score("x", 42, TOOLS)
+    with pytest.raises(InvalidToolSchemaError):
+        score_items([{"prediction": "x", "reference": ANN, "tools": [{"description": "?"}]}])
 
 
 def test_item_to_dict_is_json_ready() -> None:
