@@ -5,8 +5,9 @@ serving objects (the logic) in :mod:`service.serving` created in the lifespan an
 ``app.state``, thin routers in :mod:`service.routes`, every error mapped to OpenAI's envelope
 in :mod:`service.exception_handlers`.
 
-Middleware, outermost first: request id + access log, HTTP metrics, the body guard (size,
-strict JSON, nesting depth). The API key is a dependency of every router but the health ones.
+Middleware, outermost first: request id + access log, HTTP metrics, the API key (every path
+but the health probes; checked before any body is read), the body guard (size, strict JSON,
+nesting depth). Routers behind the key also carry it as a dependency (OpenAPI documents it).
 
 Engine life cycle (``app.state.engine_status``): ``scoring-only`` when ``settings.no_model``;
 otherwise ``loading`` while a background task builds the engine
@@ -32,8 +33,8 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.deps import require_api_key
 from service.exception_handlers import register_exception_handlers
-from service.middleware import RequestBodyGuard, RequestContextMiddleware
-from service.routes import PUBLIC_ROUTERS, ROUTERS
+from service.middleware import ApiKeyMiddleware, RequestBodyGuard, RequestContextMiddleware
+from service.routes import PUBLIC_ROUTERS, ROUTERS, public_paths
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
 
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, *, engine: Any | None = None) -
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
     )
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key, public_paths=public_paths())
     Instrumentator(
         registry=app.state.telemetry.registry, excluded_handlers=["/metrics"]
     ).instrument(app)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.auth import check_bearer_key
 from service.config import Settings
 
 # The protocol only (dataclasses and a Protocol): cheap, and no vLLM import.
 from service.engine.base import GenerationEngine
-from service.errors import AuthenticationError, EngineUnavailableError
+from service.errors import EngineUnavailableError
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
 
@@ -65,24 +65,18 @@ EngineDep = Annotated[GenerationEngine, Depends(get_engine)]
 
 
 async def require_api_key(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Check ``Authorization: Bearer <key>`` in constant time when ``TOOLGRADE_API_KEY`` is set.
+    """Check ``Authorization: Bearer <key>`` in constant time when ``TOOLGRADE_API_KEY`` is set
+    (see :mod:`service.auth`; the ``credentials`` parameter documents the scheme in OpenAPI).
 
     Raises:
         AuthenticationError: 401 ``auth:missing_key`` or ``auth:invalid_key``.
     """
-    if settings.api_key is None:
-        return
-    if credentials is None:
-        raise AuthenticationError(
-            "missing API key: send 'Authorization: Bearer <TOOLGRADE_API_KEY>'",
-            label="auth:missing_key",
-        )
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
-        raise AuthenticationError("invalid API key", label="auth:invalid_key")
+    if settings.api_key is not None:
+        check_bearer_key(request.headers.get("authorization"), settings.api_key)
 
 
 def get_scoring(request: Request) -> ScoringService:

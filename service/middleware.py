@@ -1,4 +1,4 @@
-"""ASGI middleware: the request id and access log, and the guard on request bodies.
+"""ASGI middleware: the request id and access log, the API key, the guard on request bodies.
 
 Both are plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through untouched
 and the body guard sees the request body exactly as the server receives it, chunk by chunk.
@@ -14,11 +14,13 @@ import uuid
 from typing import Any
 
 import orjson
+from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import check_bearer_key
 from service.core.errors import ToolGradeError
-from service.errors import InvalidJSONError, PayloadTooLargeError
+from service.errors import AuthenticationError, InvalidJSONError, PayloadTooLargeError
 from service.exception_handlers import error_response
 from service.logging_config import REQUEST_ID_HEADER, set_request_id
 
@@ -78,6 +80,26 @@ class RequestContextMiddleware:
                     "client": scope["client"][0] if scope.get("client") else None,
                 },
             )
+
+
+class ApiKeyMiddleware:
+    """401 for a missing or wrong bearer key on every path but ``public_paths``, before the
+    body is read (see :mod:`service.auth`)."""
+
+    def __init__(self, app: ASGIApp, *, api_key: SecretStr, public_paths: frozenset[str]) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.public_paths = public_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.public_paths:
+            try:
+                check_bearer_key(Headers(scope=scope).get("authorization"), self.api_key)
+            except AuthenticationError as exc:
+                response = error_response(exc, headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class RequestBodyGuard:

@@ -19,3 +19,8 @@ ROUTERS: list[APIRouter] = [
 
 #: Reachable without a key: orchestrators probe these.
 PUBLIC_ROUTERS: list[APIRouter] = [health.router]
+
+
+def public_paths() -> frozenset[str]:
+    """The paths of :data:`PUBLIC_ROUTERS` (the API key middleware lets them through)."""
+    return frozenset(route.path for router in PUBLIC_ROUTERS for route in router.routes)

@@ -309,6 +309,15 @@ CATALOGUE = [
         json_body=GOOD_REWARD,
         headers={"Authorization": "Bearer cl\xe9"},
     ),
+    # The key is checked before the body is read: no key, no JSON errors, no size errors.
+    BadRequest("bad_json_without_key", 401, "auth:missing_key", raw_body=b"{oops", headers={}),
+    BadRequest(
+        "oversize_body_without_key",
+        401,
+        "auth:missing_key",
+        raw_body=b'{"completions": ["' + b"a" * SMALL_BODY_LIMIT + b'"], "labels": [[]]}',
+        headers={},
+    ),
     BadRequest("metrics_without_key", 401, "auth:missing_key", path="/metrics", method="GET",
                headers={}),
     BadRequest("models_without_key", 401, "auth:missing_key", path="/v1/models", method="GET",
@@ -333,6 +342,8 @@ def test_bad_input_gets_the_right_4xx_envelope(
         case.status, "invalid_request_error"
     )
     assert error["type"] == expected_type
+    if case.status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_the_server_survives_the_catalogue(guarded_server: LiveServer) -> None:

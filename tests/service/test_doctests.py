@@ -9,6 +9,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "service.auth",
     "service.exception_handlers",
     "service.logging_config",
     "service.middleware",
