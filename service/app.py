@@ -32,6 +32,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from service import __version__
 from service.config import Settings, get_settings
 from service.deps import require_api_key
+from service.engine.base import GenerationEngine
 from service.exception_handlers import register_exception_handlers
 from service.middleware import ApiKeyMiddleware, RequestBodyGuard, RequestContextMiddleware
 from service.routes import PUBLIC_ROUTERS, ROUTERS, public_paths
@@ -41,7 +42,9 @@ from service.serving.telemetry import Telemetry
 logger = logging.getLogger("toolgrade.app")
 
 
-def create_app(settings: Settings | None = None, *, engine: Any | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: GenerationEngine | None = None
+) -> FastAPI:
     """Build the application.
 
     Args:
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None, *, engine: Any | None = None) -
         "ready" if engine is not None else "scoring-only" if settings.no_model else "loading"
     )
     app.state.started_at = int(time.time())
+    # The scoring service loads nothing, so it exists from the start (even for an ASGI client
+    # that skips the lifespan); only the engine waits for the lifespan.
     app.state.telemetry = Telemetry.create()
     app.state.scoring = ScoringService(settings, app.state.telemetry)
 
