@@ -109,6 +109,7 @@ class RewardSettings(_Config):
     weights: dict[str, float] | None = None
     api_key: SecretStr | None = Field(default=None, description="Else TOOLGRADE_API_KEY.")
     timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, description="Retries on connection errors/5xx.")
 
 
 class GRPOJobConfig(_Config):

@@ -142,6 +142,7 @@ def remote_reward_function(settings: RewardSettings) -> RewardFunction:
         profile=settings.profile,
         weights=settings.weights,
         timeout=settings.timeout_s,
+        max_retries=settings.max_retries,
         name=reward_name(settings.profile),
     )
 
