@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
+import orjson
+
 from service.core.errors import InvalidReferenceError
 from service.core.parsing.call_objects import is_mapping
 from service.core.parsing.json_text import NOT_JSON, decode_json
@@ -66,7 +68,44 @@ params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False)
         return reference
     if isinstance(reference, bytes | bytearray):
         return _normalise_text(bytes(reference).decode("utf-8", errors="replace"))
-    return _normalise_decoded(reference)
+    return _normalise_decoded_cached(reference)
+
+
+_DECODED_CACHE: dict[bytes, tuple[Any, Reference]] = {}
+_DECODED_CACHE_LIMIT: Final = 65_536
+# Exact types only: a subclass, a dataclass or a date is not encoded, so it is never cached.
+_KEY_OPTIONS: Final = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _normalise_decoded_cached(reference: Any) -> Reference:
+    """:func:`_normalise_decoded`, remembered per distinct decoded reference.
+
+    A service decodes a fresh copy of the same label per request, so identity cannot be the
+    key. The key is the reference's JSON (key order kept; ``1``, ``1.0`` and ``true`` apart).
+    What is remembered is a private copy decoded from that key, normalised: it equals the
+    caller's reference with the same types (else nothing is cached: a tuple, a NaN), and it
+    cannot change later, since no caller holds it. A hit needs the key and ``==`` with the
+    copy, which together admit only references that normalise identically.
+    """
+    try:
+        key = orjson.dumps(reference, option=_KEY_OPTIONS)
+    except orjson.JSONEncodeError:  # not plain JSON data (e.g. > 64-bit integers): no cache
+        return _normalise_decoded(reference)
+    known = _DECODED_CACHE.get(key)
+    if known is not None and known[0] == reference:
+        return known[1]
+    private_copy = orjson.loads(key)
+    if private_copy != reference:  # a tuple for a list, a NaN: normalise it as it is
+        return _normalise_decoded(reference)
+    normalised = _normalise_decoded(private_copy)
+    if len(_DECODED_CACHE) >= _DECODED_CACHE_LIMIT:
+        _DECODED_CACHE.clear()
+    _DECODED_CACHE[key] = (private_copy, normalised)
+    return normalised
 
 
 @lru_cache(maxsize=4096)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -123,6 +123,9 @@ _CACHE_LIMIT: Final = 65_536
 _TOOL_CACHE: dict[bytes, ToolSpec] = {}
 _TOOLS_STRING_CACHE: dict[str, dict[str, ToolSpec]] = {}
 _VALIDATOR_CACHE: dict[bytes, Validator] = {}
+_TOOLS_LIST_CACHE: dict[bytes, dict[str, ToolSpec]] = {}
+# Canonical JSON as for one tool; dataclasses (a ToolSpec) are not encoded but refused.
+_LIST_KEY_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -458,6 +461,24 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
             label="schema:invalid_tools",
             param="tools",
         )
+    # One canonical JSON of the whole list is the concatenation of its tools' keys, so a hit
+    # here stands for a hit on every tool below, at the cost of one encoding instead of one
+    # per tool. Anything orjson cannot encode takes the per-tool path (and its errors).
+    try:
+        list_key: bytes | None = orjson.dumps(tools, option=_LIST_KEY_OPTIONS)
+    except orjson.JSONEncodeError:
+        list_key = None
+    if list_key is not None:
+        known = _TOOLS_LIST_CACHE.get(list_key)
+        if known is not None:
+            return dict(known)
+    specs = _normalised_by_name(tools)
+    if list_key is not None:
+        _remember(_TOOLS_LIST_CACHE, list_key, dict(specs))
+    return specs
+
+
+def _normalised_by_name(tools: Sequence[Any]) -> dict[str, ToolSpec]:
     specs: dict[str, ToolSpec] = {}
     for tool in tools:
         spec = normalise_tool(tool)

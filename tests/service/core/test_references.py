@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.core.errors import InvalidReferenceError, ToolGradeError
-from service.core.references import NO_CALL, normalise_reference
+from service.core.references import NO_CALL, _normalise_decoded, normalise_reference
 from service.core.types import Reference, ReferenceCall
 
 GET_USER = ReferenceCall(name="get_user", params={"name": ("Ann",), "age": (30,)})
@@ -194,3 +194,89 @@ def test_exact_calls_round_trip_through_their_json_string(
     assert result.exact is True
     assert [(c.name, {k: v[0] for k, v in c.params.items()}) for c in result.calls] == calls
     assert all(len(values) == 1 for c in result.calls for values in c.params.values())
+
+
+# --- the per-content cache of decoded references -------------------------------------------------
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-3, max_value=3)
+    | st.sampled_from([1.0, -0.0, 0.0, 2.5, float("nan"), float("inf"), 2**70])
+    | st.sampled_from(["", "a", "A"])
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.sampled_from(["x", "y"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+_EXACT = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["f", "g"]),
+        "arguments": st.dictionaries(st.sampled_from(["x", "y"]), _VALUES, max_size=2),
+    }
+)
+_POSSIBLE = st.dictionaries(
+    st.sampled_from(["f", "g"]),
+    st.dictionaries(
+        st.sampled_from(["x", "y"]), st.lists(_VALUES, max_size=3) | st.tuples(_VALUES)
+    ),
+    min_size=1,
+    max_size=1,
+)
+
+
+def _uncached(reference: Any) -> Reference | str:
+    try:
+        return _normalise_decoded(reference)
+    except InvalidReferenceError as error:
+        return error.label
+
+
+def _through_cache(reference: Any) -> Reference | str:
+    try:
+        return normalise_reference(reference)
+    except InvalidReferenceError as error:
+        return error.label
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.lists(_EXACT, max_size=2) | st.lists(_POSSIBLE, max_size=2),
+    second=st.lists(_EXACT, max_size=2) | st.lists(_POSSIBLE, max_size=2),
+)
+def test_cached_normalisation_is_the_uncached_one_types_included(
+    first: list[Any], second: list[Any]
+) -> None:
+    # repr tells 1, 1.0 and True, a tuple and a list, and NaN apart, where == would not.
+    for reference in (first, second, first, second):
+        assert repr(_through_cache(reference)) == repr(_uncached(reference))
+
+
+def test_cache_does_not_confuse_equal_but_differently_typed_references() -> None:
+    as_int = [{"name": "f", "arguments": {"x": 1}}]
+    as_float = [{"name": "f", "arguments": {"x": 1.0}}]
+    as_bool = [{"name": "f", "arguments": {"x": True}}]
+    as_tuple = [{"name": "f", "arguments": {"x": (1, 2)}}]
+    as_list = [{"name": "f", "arguments": {"x": [1, 2]}}]
+
+    values = [
+        normalise_reference(reference).calls[0].params["x"][0]
+        for reference in (as_int, as_float, as_bool, as_list, as_tuple, as_int, as_list)
+    ]
+
+    assert [type(value) for value in values] == [int, float, bool, list, tuple, int, list]
+
+
+def test_mutating_a_scored_reference_never_changes_a_later_verdict() -> None:
+    reference = [{"name": "f", "arguments": {"x": [1, 2]}}]
+    first = normalise_reference(reference)
+    reference[0]["arguments"]["x"].append(3)  # type: ignore[index]
+
+    assert first.calls[0].params == {"x": ([1, 2],)}
+    assert normalise_reference(reference).calls[0].params == {"x": ([1, 2, 3],)}
+    assert normalise_reference([{"name": "f", "arguments": {"x": [1, 2]}}]) == first

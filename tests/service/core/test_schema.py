@@ -280,6 +280,25 @@ def test_normalised_tools_are_cached_per_distinct_schema() -> None:
     assert normalise_tools([tool])["cached_tool"] is normalise_tool(tool)
 
 
+def test_whole_list_cache_agrees_with_per_tool_normalisation() -> None:
+    first = {"name": "list_cache_a", "parameters": {"x": {"type": "int"}}}
+    second = {"name": "list_cache_b", "parameters": {"y": {"type": "str, optional"}}}
+    renamed_clash = {"name": "list_cache_a", "parameters": {"z": {"type": "int"}}}
+    fresh = json.loads(json.dumps([second, first]))
+
+    one_by_one = {"list_cache_a": normalise_tool(first), "list_cache_b": normalise_tool(second)}
+
+    assert normalise_tools([first, second]) == one_by_one
+    assert normalise_tools([first, second]) is not normalise_tools([first, second])
+    assert list(normalise_tools(fresh)) == ["list_cache_b", "list_cache_a"]  # order kept
+    assert normalise_tools((first, second, first)) == one_by_one
+    assert normalise_tools([one_by_one["list_cache_a"], second]) == one_by_one
+    for _ in range(2):  # an error is never remembered as a result
+        with pytest.raises(InvalidToolSchemaError) as clash:
+            normalise_tools([first, renamed_clash])
+        assert clash.value.label == "schema:duplicate_tool"
+
+
 def test_one_validator_is_built_per_distinct_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[bytes] = []
     real_class = schema_module._ArgumentsValidator
