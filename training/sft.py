@@ -58,7 +58,7 @@ class SFTResult:
 
 
 def canonical_chat_template(template: str | None) -> str | None:
-    """The template without a final newline, which Jinja drops when rendering anyway.
+    r"""The template without a final newline, which Jinja drops when rendering anyway.
 
     TRL swaps in its masked training template only for a template it recognises *exactly*;
     templates saved to a file (``chat_template.jinja``) often gain a trailing newline, which
