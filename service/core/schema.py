@@ -689,30 +689,69 @@ _PER_PARAMETER_KEYWORDS: Final = frozenset(
 
 
 class _ParameterValidator:
-    """A parameter schema's validator that remembers its verdicts on scalar values.
+    """A parameter schema's validator that remembers its verdicts per distinct value.
 
-    Scalars repeat across the samples of one prompt and across items (enum members, small
-    numbers, common strings); each (type, value) is still judged by ``jsonschema``, once.
+    Values repeat across the samples of one prompt and across items (enum members, small
+    numbers, common strings, the same list of cities); each is still judged by ``jsonschema``,
+    once. A verdict is the set of labels of the value's errors (empty: valid).
+
+    Scalars are remembered by ``(type, value)``. Lists and objects are remembered by their
+    JSON (``1``, ``1.0`` and ``true`` apart) together with a private copy decoded from it: a
+    hit needs ``==`` with that copy as well, which no tuple passes (a NaN neither), so only a
+    value of the very same content and types is ever answered from memory.
     """
 
-    __slots__ = ("_verdicts", "validator")
+    __slots__ = ("_scalar_labels", "_structured_labels", "validator")
 
     def __init__(self, validator: Validator) -> None:
         self.validator = validator
-        self._verdicts: dict[tuple[type, Any], bool] = {}
+        self._scalar_labels: dict[tuple[type, Any], frozenset[str]] = {}
+        self._structured_labels: dict[bytes, tuple[Any, frozenset[str]]] = {}
 
-    def is_valid(self, value: Any) -> bool:
+    def labels(self, value: Any) -> frozenset[str]:
+        """The labels of ``value``'s validation errors against this schema; empty when valid."""
         value_type = type(value)
-        if value_type not in _MEMO_SCALARS or (value_type is str and len(value) > 256):
-            return bool(self.validator.is_valid(value))
-        key = (value_type, value)  # the type keeps 1, 1.0 and True apart
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = bool(self.validator.is_valid(value))
-            _remember(self._verdicts, key, verdict, limit=4096)
-        return verdict
+        if value_type in _MEMO_SCALARS:
+            if value_type is str and len(value) > _MEMO_MAX_CHARS:
+                return self._judge(value)
+            scalar_key = (value_type, value)  # the type keeps 1, 1.0 and True apart
+            labels = self._scalar_labels.get(scalar_key)
+            if labels is None:
+                labels = self._judge(value)
+                _remember(self._scalar_labels, scalar_key, labels, limit=_MEMO_LIMIT)
+            return labels
+        if value_type is not list and value_type is not dict:
+            return self._judge(value)
+        try:
+            key = orjson.dumps(value, option=_VALUE_KEY_OPTIONS)
+        except orjson.JSONEncodeError:  # not plain JSON (a tuple inside is fine; see below)
+            return self._judge(value)
+        if len(key) > _MEMO_MAX_CHARS:
+            return self._judge(value)
+        known = self._structured_labels.get(key)
+        if known is not None and known[0] == value:
+            return known[1]
+        labels = self._judge(value)
+        private_copy = orjson.loads(key)
+        if private_copy == value:
+            _remember(self._structured_labels, key, (private_copy, labels), limit=_MEMO_LIMIT)
+        return labels
+
+    def _judge(self, value: Any) -> frozenset[str]:
+        if self.validator.is_valid(value):
+            return _NO_LABELS
+        return frozenset(_label_for(error) for error in self.validator.iter_errors(value))
 
 
+_NO_LABELS: Final[frozenset[str]] = frozenset()
+_MEMO_LIMIT: Final = 4096
+_MEMO_MAX_CHARS: Final = 256
+# Exact JSON types only: a subclass, a dataclass or a date is refused, so never remembered.
+_VALUE_KEY_OPTIONS: Final = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _MEMO_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _PARAMETER_VALIDATORS: dict[bytes, _ParameterValidator] = {}
 
@@ -866,9 +905,8 @@ def _validate(compiled: _ArgumentsSchema, arguments: dict[str, Any]) -> str | No
     labels: set[str] = set()
     for name, value in arguments.items():
         validator = parameters.get(name)
-        if validator is not None and not validator.is_valid(value):
-            errors = validator.validator.iter_errors(value)
-            labels.update(_label_for(error) for error in errors)
+        if validator is not None:
+            labels.update(validator.labels(value))
     return _most_fundamental(labels)
 
 

@@ -537,6 +537,66 @@ def test_verdicts_agree_with_plain_jsonschema(
     assert validate_arguments(spec, arguments) == expected
 
 
+TYPED_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.sampled_from([0, 1, 2, -1, 0.0, -0.0, 1.0, 2.5, math.nan, math.inf, 2**70])
+    | st.sampled_from(["", "admin", "user", "x" * 300]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(st.sampled_from(["k", "j"]), children, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tool=st.sampled_from(PROPERTY_TOOLS),
+    arguments=st.dictionaries(
+        st.sampled_from(["name", "age", "role", "tags", "other"]), TYPED_VALUES, max_size=4
+    ),
+)
+def test_remembered_verdicts_are_jsonschemas_own(
+    tool: dict[str, Any], arguments: dict[str, Any]
+) -> None:
+    """Memoised per-value verdicts (1 vs 1.0 vs True, tuple vs list, NaN) equal a fresh
+    validator's, on first sight and when remembered."""
+    spec = normalise_tool(tool)
+    fresh = schema_module._ArgumentsValidator(dict(spec.json_schema))
+    labels = {schema_module._label_for(error) for error in fresh.iter_errors(arguments)}
+    expected = next((label for label in schema_module._LABEL_PRIORITY if label in labels), None)
+    assert validate_arguments(spec, arguments) == expected
+    assert validate_arguments(spec, arguments) == expected
+
+
+def test_equal_values_of_other_types_get_their_own_verdicts() -> None:
+    spec = normalise_tool(
+        {
+            "name": "typed_memo",
+            "parameters": {"v": {"type": "List[int], optional"}, "s": {"type": "set, optional"}},
+        }
+    )
+    verdicts = [
+        validate_arguments(spec, {"v": value})
+        for value in ([1, 2], [1.0, 2], [True, 2], [1, 2], (1, 2), [1.5, 2], [1.0, 2])
+    ]
+    assert verdicts == [
+        None,
+        None,
+        "schema:type_mismatch",
+        None,
+        None,
+        "schema:type_mismatch",
+        None,
+    ]
+    # uniqueItems: 1 and True are distinct in JSON Schema; 1 and 1.0 are not.
+    assert validate_arguments(spec, {"s": [1, True]}) is None
+    assert validate_arguments(spec, {"s": [1, 1.0]}) == "schema:invalid_value"
+    assert validate_arguments(spec, {"s": [1, True]}) is None
+
+
 def _nested_list(depth: int) -> Any:
     value: Any = []
     for _ in range(depth):
