@@ -40,7 +40,11 @@ from service.errors import EngineUnavailableError
 
 logger = logging.getLogger("toolgrade.engine")
 
-GIB = 1 << 30
+# vLLM pins its compute threads to every core but one, left to the front end. On a machine with
+# this many cores or fewer that halves the compute, and pinned threads cannot dodge other
+# processes (measured on 2 shared cores, tiny model, 32 concurrent requests: 450 tok/s pinned
+# vs 1,620 tok/s unpinned): there the OS schedules the threads instead.
+SMALL_MACHINE_CORES = 4
 # vLLM clamps logit biases to ±100; -100 makes a token practically impossible.
 BANNED_LOGIT_BIAS = -100.0
 
@@ -56,6 +60,8 @@ def configure_cpu_environment(settings: Settings) -> None:
     """Set vLLM's CPU variables before the engine starts (explicit environment values win)."""
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(settings.kv_cache_gib))))
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
 
 
 def lora_requests(settings: Settings) -> dict[str, Any]:
