@@ -122,7 +122,7 @@ def check_call_schema(call: ToolCall, tools: Mapping[str, ToolSpec]) -> CallChec
     spec = tools.get(call.name)
     if spec is None:
         return _CALL_UNDECLARED
-    if not spec.required.issubset(call.arguments):
+    if not call.arguments.keys() >= spec.required:
         # A call missing a required argument cannot execute; no need to run the validator.
         return _CALL_MISSING_REQUIRED
     validation_error = validate_arguments(spec, call.arguments)
