@@ -11,12 +11,15 @@ rewarded two ways for ``--duration`` seconds each:
   asyncio clients posting the batch as JSON to ``/reward`` on loopback, each waiting for its
   answer before sending the next. Latency is per request (one batch).
 
+The two sides alternate in ``--rounds`` slices, so other load on the machine weighs on both.
+
 Prints rewards/s for both, HTTP p50/p99 latency, and the ratio HTTP / in-process (target:
 ≥ 50 % at batch 256). Both sides share this machine's cores with each other and the client.
 
 Usage::
 
     python bench/http_reward.py [--duration 10] [--batch 256] [--concurrency 4] [--workers 1]
+                                [--rounds 5]
 """
 
 from __future__ import annotations
@@ -153,14 +156,16 @@ def build_batch(size: int, seed: int = 0) -> tuple[list[str], list[dict[str, str
     return completions, labels
 
 
-def in_process_rate(completions: list[str], labels: list[Any], duration: float) -> float:
-    compute_rewards(completions, labels)  # warm the schema caches, as a running service has
+def in_process_slice(
+    completions: list[str], labels: list[Any], duration: float
+) -> tuple[int, float]:
+    """Rewards computed in-process within ``duration`` seconds, and the seconds taken."""
     done = 0
     started = time.perf_counter()
     while time.perf_counter() - started < duration:
         compute_rewards(completions, labels)
         done += len(completions)
-    return done / (time.perf_counter() - started)
+    return done, time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -200,34 +205,60 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-async def http_run(
-    url: str, body: bytes, expected: list[float], concurrency: int, duration: float
-) -> tuple[list[float], int]:
-    """Latencies (s) of every request answered within ``duration``, and rewards answered."""
+async def http_slice(
+    client: httpx.AsyncClient, url: str, body: bytes, concurrency: int, duration: float
+) -> tuple[list[float], float]:
+    """Latencies (s) of the requests ``concurrency`` clients complete in ``duration`` seconds,
+    each sending its next batch once the previous one is answered; and the seconds taken."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Content-Type": "application/json"}
+    deadline = time.perf_counter() + duration
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+async def compare(
+    url: str,
+    completions: list[str],
+    labels: list[Any],
+    expected: list[float],
+    args: argparse.Namespace,
+) -> tuple[float, float, list[float]]:
+    """Alternate in-process and HTTP slices (so load from other processes hits both alike);
+    returns (in-process rewards/s, HTTP rewards/s, HTTP latencies)."""
+    body = json.dumps({"completions": completions, "labels": labels}).encode()
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    local_rewards, local_seconds = 0, 0.0
+    latencies: list[float] = []
+    http_seconds = 0.0
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        # Warm-up: connections, caches, the thread pool.
-        for _ in range(2):
-            (await client.post(url, content=body, headers=headers)).raise_for_status()
-        deadline = time.perf_counter() + duration
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                response.raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        check = (await client.post(url, content=body, headers=headers)).json()["rewards"]
-    if check != expected:
-        raise AssertionError("HTTP rewards differ from the in-process rewards")
-    rewards = len(latencies) * len(expected)
-    return latencies, round(rewards / elapsed)
+        answer = await client.post(url, content=body, headers={"Content-Type": "application/json"})
+        if answer.json()["rewards"] != expected:
+            raise AssertionError("HTTP rewards differ from the in-process rewards")
+        compute_rewards(completions, labels)  # warm the caches, as a running service has
+        slice_s = args.duration / args.rounds
+        for _ in range(args.rounds):
+            done, seconds = in_process_slice(completions, labels, slice_s)
+            local_rewards, local_seconds = local_rewards + done, local_seconds + seconds
+            answered, seconds = await http_slice(client, url, body, args.concurrency, slice_s)
+            latencies += answered
+            http_seconds += seconds
+    return (
+        local_rewards / local_seconds,
+        len(latencies) * len(completions) / http_seconds,
+        latencies,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -241,27 +272,25 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="Completions per request.")
     parser.add_argument("--concurrency", type=int, default=4, help="Concurrent HTTP clients.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--rounds", type=int, default=5, help="Alternations of the two sides.")
     args = parser.parse_args()
 
     completions, labels = build_batch(args.batch)
-    body = json.dumps({"completions": completions, "labels": labels}).encode()
+    body_kib = len(json.dumps({"completions": completions, "labels": labels})) / 1024
     expected = [b.reward for b in compute_rewards(completions, labels)]
-
     print(
-        f"batch {args.batch} ({len(body) / 1024:.0f} KiB), {args.duration:.0f} s per side, "
-        f"{os.cpu_count()} CPUs, server workers {args.workers}, clients {args.concurrency}"
+        f"batch {args.batch} ({body_kib:.0f} KiB), {args.duration:.0f} s per side in "
+        f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs, server workers "
+        f"{args.workers}, clients {args.concurrency}"
     )
     print(f"mean reward of the batch: {statistics.mean(expected):.3f}")
-    local = in_process_rate(completions, labels, args.duration)
 
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="toolgrade-bench-", suffix=".log")[1])
     server = start_server(port, args.workers, log_path)
     try:
-        latencies, remote = asyncio.run(
-            http_run(
-                f"http://127.0.0.1:{port}/reward", body, expected, args.concurrency, args.duration
-            )
+        local, remote, latencies = asyncio.run(
+            compare(f"http://127.0.0.1:{port}/reward", completions, labels, expected, args)
         )
     finally:
         stop_server(server)
