@@ -195,10 +195,47 @@ def match_value(
     return _check_value(value, acceptable, _declared_type(param_schema), exact) is None
 
 
+# Plain immutable scalars: a verdict on one of these against an all-scalar tuple of acceptable
+# values can never go stale.
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+_MEMO_MAX_CHARS: Final = 256
+_MEMO_PER_ANSWER: Final = 1024
+# id(acceptable) -> (acceptable, {(value type, value, declared types, element, exact): verdict});
+# the tuple is held so its id cannot be reused, and only all-scalar tuples are remembered.
+_VERDICTS_BY_ANSWER: dict[int, tuple[tuple[Any, ...], dict[tuple[Any, ...], str | None]]] = {}
+
+
 def _check_value(
     value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, exact: bool
 ) -> str | None:
-    """None when ``value`` matches, else ``match:type_mismatch`` or ``match:value_mismatch``."""
+    """None when ``value`` matches, else ``match:type_mismatch`` or ``match:value_mismatch``.
+
+    Verdicts on scalars are remembered per tuple of acceptable values (the samples of one
+    prompt, and the candidates of one item, repeat most values).
+    """
+    value_type = type(value)
+    if value_type not in _SCALAR_TYPES or (value_type is str and len(value) > _MEMO_MAX_CHARS):
+        return _judge_value(value, acceptable, declared, exact)
+    entry = _VERDICTS_BY_ANSWER.get(id(acceptable))
+    if entry is None or entry[0] is not acceptable:
+        if not all(type(option) in _SCALAR_TYPES for option in acceptable):
+            return _judge_value(value, acceptable, declared, exact)
+        if len(_VERDICTS_BY_ANSWER) >= _CACHE_LIMIT:
+            _VERDICTS_BY_ANSWER.clear()
+        entry = _VERDICTS_BY_ANSWER[id(acceptable)] = (acceptable, {})
+    verdicts = entry[1]
+    key = (value_type, value, declared.types, declared.element, exact)
+    if key in verdicts:
+        return verdicts[key]
+    verdict = _judge_value(value, acceptable, declared, exact)
+    if len(verdicts) < _MEMO_PER_ANSWER:
+        verdicts[key] = verdict
+    return verdict
+
+
+def _judge_value(
+    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, exact: bool
+) -> str | None:
     try:
         if exact:
             matched = any(_equal_exact(value, option) for option in acceptable)

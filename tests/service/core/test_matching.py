@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.core import matching as matching_module
 from service.core.matching import (
     ArgumentOverlap,
     argument_overlap,
@@ -440,3 +442,37 @@ def test_pathological_model_output_is_a_mismatch_not_an_error() -> None:
     reference = Reference((ReferenceCall("f", {"x": (1.5,)}),), exact=False)
     result = match_calls([ToolCall("f", {"x": huge})], reference, {})
     assert result.error == "match:value_mismatch"
+
+
+_MEMO_SCALARS = st.sampled_from(
+    [0, 1, -1, True, False, 0.0, -0.0, 1.0, 2.5, math.nan, None, "", "a", "A", "new york"]
+)
+_SHARED_ANSWERS = [("",), (1,), (1.0, ""), (True,), ("a", "new-york"), (0.0, None), (2.5, 1, "")]
+_SCHEMAS = [
+    None,
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": "string"},
+    {"type": "boolean"},
+    {"type": ["integer", "string"]},
+    {"type": "any"},
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_MEMO_SCALARS,
+    answer=st.sampled_from(range(len(_SHARED_ANSWERS))),
+    schema=st.sampled_from(_SCHEMAS),
+    exact=st.booleans(),
+)
+def test_remembered_value_verdicts_equal_fresh_ones(
+    value: Any, answer: int, schema: dict[str, Any] | None, exact: bool
+) -> None:
+    # The same acceptable tuples are reused across examples, so later ones hit the memo;
+    # 1, 1.0 and True, and 0.0 and -0.0, are all asked about.
+    acceptable = _SHARED_ANSWERS[answer]
+    declared = matching_module._declared_type(schema)
+    fresh = matching_module._judge_value(value, acceptable, declared, exact)
+    for _ in range(2):
+        assert matching_module._check_value(value, acceptable, declared, exact) == fresh
