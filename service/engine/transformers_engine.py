@@ -17,6 +17,7 @@ from service.config import Settings
 from service.engine.base import (
     Completion,
     CompletionDelta,
+    FinishReason,
     GenerationInput,
     GenerationResult,
     SamplingOptions,
@@ -131,7 +132,7 @@ class TransformersEngine:
                 **_generation_kwargs(options, self.tokenizer, sorted(stop_ids)),
             )
         new_ids = output[0, prompt.shape[1] :].tolist()
-        finish = "stop" if new_ids and new_ids[-1] in stop_ids else "length"
+        finish: FinishReason = "stop" if new_ids and new_ids[-1] in stop_ids else "length"
         text = self.tokenizer.decode(new_ids)
         for stop in options.stop:
             cut = text.find(stop)

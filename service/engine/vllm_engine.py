@@ -110,7 +110,7 @@ def engine_arguments(settings: Settings, model_path: str, *, on_cpu: bool) -> An
     return AsyncEngineArgs(
         model=model_path,
         tokenizer=model_path,
-        dtype=settings.dtype,
+        dtype=settings.dtype,  # type: ignore[arg-type]  # validated by vLLM
         max_model_len=settings.max_model_len,
         seed=0,
         structured_outputs_config=StructuredOutputsConfig(
