@@ -113,6 +113,7 @@ def make_time_limit_callback(max_time_s: float) -> Any:
             if time.monotonic() - self.started >= max_time_s:
                 self.hit = True
                 control.should_training_stop = True
+                control.should_log = True  # the last loss goes into the summary too
 
     return TimeLimitCallback()
 
