@@ -28,8 +28,10 @@ class GenerateRequest(BaseModel):
     messages: list[ChatMessage] | None = Field(
         default=None, min_length=1, description="Chat messages, rendered by the chat template."
     )
-    tools: list[dict[str, Any]] | None = Field(
-        default=None, description="Tool schemas for the template (OpenAI, BFCL or xLAM form)."
+    tools: list[dict[str, Any]] | str | None = Field(
+        default=None,
+        description="Tool schemas for the template (OpenAI, BFCL or xLAM form; a JSON string "
+        "of the list, as in xLAM rows, works too).",
     )
     tool_choice: ToolChoice | None = Field(
         default=None, description='With messages: "none", "auto", "required" or a function.'

@@ -18,7 +18,12 @@ from service.engine.errors import (
 from service.engine.tokenizer import ChatTokenizer
 from service.protocol.chat import ChatMessage
 from service.serving.assistant_output import THINK_OPEN, AssistantOutput, interpret_output
-from service.serving.tool_choice import ToolChoicePlan, plan_tool_choice, template_tools
+from service.serving.tool_choice import (
+    ToolChoicePlan,
+    plan_tool_choice,
+    template_tools,
+    tool_list,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +80,14 @@ def prepare_chat_prompt(
     engine: GenerationEngine,
     messages: Sequence[ChatMessage],
     *,
-    tools: Sequence[Mapping[str, Any]] | None,
+    tools: Any,
     tool_choice: Any,
     enable_thinking: bool | None,
 ) -> PreparedPrompt:
-    """Render ``messages`` with ``tools`` under ``tool_choice`` and tokenise the result."""
+    """Render ``messages`` with ``tools`` (any form the core reads, or a JSON string of them)
+    under ``tool_choice`` and tokenise the result."""
     tokenizer = engine.tokenizer
+    tools = tool_list(tools)
     plan = plan_tool_choice(
         tool_choice, tools, tokenizer, supports_json_schema=engine.supports_json_schema
     )

@@ -45,6 +45,19 @@ class ToolChoicePlan:
     enable_thinking: bool | None = None
 
 
+def tool_list(tools: Any) -> list[Mapping[str, Any]]:
+    """Tools as a list of schema objects; a JSON string (as xLAM rows carry them) is decoded.
+
+    Raises:
+        InvalidToolSchemaError: Not tools in any supported form (400).
+    """
+    normalise_tools(tools)  # validates every tool, whatever its form
+    if not tools:
+        return []
+    decoded = json.loads(tools) if isinstance(tools, str) else tools
+    return [decoded] if isinstance(decoded, Mapping) else list(decoded)
+
+
 def template_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
     """Tools in OpenAI's form for the chat template; BFCL/xLAM tools are converted.
 
