@@ -18,7 +18,7 @@ from typing import Any
 
 from service.core.errors import ToolGradeError
 from service.core.types import ToolCall as CoreToolCall
-from service.engine.base import GenerationEngine, GenerationResult
+from service.engine.base import GenerationEngine, GenerationInput, GenerationResult
 from service.engine.errors import UnsupportedParameterError
 from service.protocol.chat import (
     AssistantMessage,
@@ -107,7 +107,7 @@ class ChatCompletionService:
 
     async def _stream(
         self,
-        engine_input: Any,
+        engine_input: GenerationInput,
         prompt: PreparedPrompt,
         request_id: str,
         model: str,
