@@ -227,6 +227,18 @@ def score_item(
     """
     expected = normalise_reference(reference)
     declared = normalise_tools(tools)
+    return _score_normalised(prediction, expected, declared, item_id, category)
+
+
+def _score_normalised(
+    prediction: Any,
+    expected: Reference,
+    declared: dict[str, ToolSpec],
+    item_id: Any,
+    category: str | None,
+) -> ItemScore:
+    # The part of scoring after the reference and tools are normalised, shared by
+    # score_item and BatchScorer (which differ only in how they normalise).
     parse = parse_calls(prediction)
     if expected.expects_no_call:
         return _score_no_call_item(parse.calls, parse.error, expected, declared, item_id, category)
@@ -296,12 +308,7 @@ class BatchScorer:
         else:
             declared = normalise_tools(tools)
             self._tools[id(tools)] = (tools, declared)
-        parse = parse_calls(prediction)
-        if expected.expects_no_call:
-            return _score_no_call_item(
-                parse.calls, parse.error, expected, declared, item_id, category
-            )
-        return _score_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+        return _score_normalised(prediction, expected, declared, item_id, category)
 
 
 def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:

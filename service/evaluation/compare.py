@@ -25,6 +25,7 @@ import numpy.typing as npt
 from scipy.stats import binomtest
 
 from service.core.errors import ToolGradeError
+from service.core.metrics import METRIC_NAMES
 from service.evaluation import charts
 from service.evaluation.layout import RESULTS_FILE
 
@@ -43,17 +44,8 @@ GRADED_METRICS: dict[str, str] = {
 }
 # irrelevance_accuracy is ``valid`` over the items whose reference expects no call.
 IRRELEVANCE = "irrelevance_accuracy"
-METRIC_ORDER = (
-    "parse_rate",
-    "name_accuracy",
-    "argument_precision",
-    "argument_recall",
-    "argument_f1",
-    "schema_hit_rate",
-    "exec_rate",
-    "ast_accuracy",
-    IRRELEVANCE,
-)
+# The core report's metric order, so comparisons list metrics as the reports do.
+METRIC_ORDER = METRIC_NAMES
 CATEGORY_METRICS = ("ast_accuracy", "name_accuracy", "argument_f1")
 _CELLS_PER_CHUNK = 2_000_000
 

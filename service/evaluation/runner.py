@@ -170,23 +170,11 @@ async def _request_item(
                 completion = await client.chat.completions.create(**arguments)
     except (openai.OpenAIError, RetryError) as exc:
         cause = exc.last_attempt.exception() if isinstance(exc, RetryError) else exc
-        return ItemOutcome(
-            item=item,
-            prediction=None,
-            finish_reason=None,
-            attempts=attempts,
-            latency_s=time.perf_counter() - started,
-            request_error=_describe_error(cause),
-        )
+        return _failed_outcome(item, attempts, started, _describe_error(cause))
     usage = completion.usage
     if not completion.choices:
-        return ItemOutcome(
-            item=item,
-            prediction=None,
-            finish_reason=None,
-            attempts=attempts,
-            latency_s=time.perf_counter() - started,
-            request_error="empty_response: the completion has no choices",
+        return _failed_outcome(
+            item, attempts, started, "empty_response: the completion has no choices"
         )
     choice = completion.choices[0]
     return ItemOutcome(
@@ -202,6 +190,18 @@ async def _request_item(
             if usage is not None
             else {}
         ),
+    )
+
+
+def _failed_outcome(item: EvalItem, attempts: int, started: float, error: str) -> ItemOutcome:
+    """The outcome of an item the endpoint gave no usable answer for."""
+    return ItemOutcome(
+        item=item,
+        prediction=None,
+        finish_reason=None,
+        attempts=attempts,
+        latency_s=time.perf_counter() - started,
+        request_error=error,
     )
 
 
