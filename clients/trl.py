@@ -47,21 +47,24 @@ class RewardServiceError(RuntimeError):
 
 
 class _RewardFunctionBase:
+    # The constructor, request building, response checks and metric logging the sync and
+    # async reward functions share; each subclass keeps only its own I/O path.
+
     def __init__(
         self,
-        base_url: str,
+        base_url: str = DEFAULT_BASE_URL,
         *,
-        api_key: str | None,
-        profile: str,
-        weights: Mapping[str, float] | None,
-        tools: Any,
-        label_column: str,
-        tools_column: str,
-        timeout: float,
-        max_retries: int | None,
-        retry: RetryPolicy | None,
-        name: str | None,
-        metric_prefix: str,
+        api_key: str | None = None,
+        profile: str = "seed",
+        weights: Mapping[str, float] | None = None,
+        tools: Any = None,
+        label_column: str = "label",
+        tools_column: str = "tools",
+        timeout: float = DEFAULT_REWARD_TIMEOUT_S,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        name: str | None = None,
+        metric_prefix: str = DEFAULT_METRIC_PREFIX,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.profile = profile
@@ -78,6 +81,10 @@ class _RewardFunctionBase:
         # TRL logs a reward function under its __name__.
         self.__name__ = name or f"toolgrade_{profile}_reward"
         self.metric_prefix = metric_prefix
+        self._open_client()
+
+    def _open_client(self) -> None:
+        """Set up the HTTP client (the async function defers it to its event loop)."""
 
     def _request(
         self, completions: Sequence[Any] | None, columns: dict[str, Any]
@@ -150,36 +157,8 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
         'toolgrade_strict_reward'
     """
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        api_key: str | None = None,
-        profile: str = "seed",
-        weights: Mapping[str, float] | None = None,
-        tools: Any = None,
-        label_column: str = "label",
-        tools_column: str = "tools",
-        timeout: float = DEFAULT_REWARD_TIMEOUT_S,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        name: str | None = None,
-        metric_prefix: str = DEFAULT_METRIC_PREFIX,
-    ) -> None:
-        super().__init__(
-            base_url,
-            api_key=api_key,
-            profile=profile,
-            weights=weights,
-            tools=tools,
-            label_column=label_column,
-            tools_column=tools_column,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            name=name,
-            metric_prefix=metric_prefix,
-        )
+    def _open_client(self) -> None:
+        # Opened on first use, on the caller's event loop (see _client_for_this_loop).
         self._client: AsyncToolGradeClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -217,36 +196,7 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
 class SyncToolGradeRewardFunction(_RewardFunctionBase):
     """The same reward as :class:`ToolGradeRewardFunction`, as a plain (blocking) function."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        api_key: str | None = None,
-        profile: str = "seed",
-        weights: Mapping[str, float] | None = None,
-        tools: Any = None,
-        label_column: str = "label",
-        tools_column: str = "tools",
-        timeout: float = DEFAULT_REWARD_TIMEOUT_S,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        name: str | None = None,
-        metric_prefix: str = DEFAULT_METRIC_PREFIX,
-    ) -> None:
-        super().__init__(
-            base_url,
-            api_key=api_key,
-            profile=profile,
-            weights=weights,
-            tools=tools,
-            label_column=label_column,
-            tools_column=tools_column,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            name=name,
-            metric_prefix=metric_prefix,
-        )
+    def _open_client(self) -> None:
         self._client = ToolGradeClient(self.base_url, **self._client_options)
 
     def __call__(
