@@ -24,35 +24,9 @@ from service.core.metrics import (
     summarise,
 )
 from service.core.types import ToolCall
+from tests.service.core.tool_schemas import GET_USER, get_weather
 
-GET_USER = {
-    "type": "function",
-    "function": {
-        "name": "get_user",
-        "description": "Look a user up.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "age": {"type": "integer"},
-                "city": {"type": "string"},
-            },
-            "required": ["name", "age"],
-        },
-    },
-}
-GET_WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {
-        "type": "dict",
-        "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-        },
-        "required": ["city"],
-    },
-}
+GET_WEATHER = get_weather("dict")
 TOOLS = [GET_USER, GET_WEATHER]
 ANN = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30, "city": "Paris"}}]
 

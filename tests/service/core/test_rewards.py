@@ -25,35 +25,9 @@ from service.core.rewards import (
     schema_hit_reward,
     semantic_reward,
 )
+from tests.service.core.tool_schemas import GET_USER, get_weather
 
-GET_USER = {
-    "type": "function",
-    "function": {
-        "name": "get_user",
-        "description": "Look a user up.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "age": {"type": "integer"},
-                "city": {"type": "string"},
-            },
-            "required": ["name", "age"],
-        },
-    },
-}
-GET_WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-        },
-        "required": ["city"],
-    },
-}
+GET_WEATHER = get_weather()
 TOOLS = [GET_USER, GET_WEATHER]
 ANN = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}]
 PARIS = [{"name": "get_weather", "arguments": {"city": "Paris"}}]
