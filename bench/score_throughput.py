@@ -48,7 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from service.core.matching import argument_overlap, match_calls  # noqa: E402
-from service.core.metrics import BatchScorer, check_call_schema, score_item  # noqa: E402
+from service.core.metrics import BatchScorer, ItemScore, check_call_schema, score_item  # noqa: E402
 from service.core.parsing import parse_calls  # noqa: E402
 from service.core.references import normalise_reference  # noqa: E402
 from service.core.schema import normalise_tools  # noqa: E402
@@ -105,18 +105,25 @@ def bfcl_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[bool]]:
     return run
 
 
+def _valid_verdicts(
+    score: Callable[..., ItemScore], candidates: Sequence[BfclCandidate]
+) -> list[bool]:
+    # ``score`` has score_item's signature: score_item itself or a BatchScorer's ``score``.
+    return [
+        score(
+            c.prediction,
+            c.item.possible_answer,
+            c.item.functions,
+            item_id=c.item.item_id,
+            category=c.category,
+        ).valid
+        for c in candidates
+    ]
+
+
 def toolgrade_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[bool]]:
     def run() -> list[bool]:
-        return [
-            score_item(
-                c.prediction,
-                c.item.possible_answer,
-                c.item.functions,
-                item_id=c.item.item_id,
-                category=c.category,
-            ).valid
-            for c in candidates
-        ]
+        return _valid_verdicts(score_item, candidates)
 
     return run
 
@@ -129,17 +136,7 @@ def toolgrade_batch_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], li
     """
 
     def run() -> list[bool]:
-        score = BatchScorer().score
-        return [
-            score(
-                c.prediction,
-                c.item.possible_answer,
-                c.item.functions,
-                item_id=c.item.item_id,
-                category=c.category,
-            ).valid
-            for c in candidates
-        ]
+        return _valid_verdicts(BatchScorer().score, candidates)
 
     return run
 
