@@ -145,6 +145,27 @@ class _ClientBase:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
+    def _prepare(self, call: _Call) -> tuple[str, bytes | None, dict[str, str] | None]:
+        # URL, encoded body and extra headers of one attempt; the sync and async clients share
+        # everything about an attempt but the I/O itself.
+        content = encode_body(call.body) if call.body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        return self._url(call.path), content, headers
+
+
+def _transport_error(call: _Call, url: str, exc: httpx.TransportError) -> ToolGradeAPIError:
+    """The client error for an attempt that got no HTTP response."""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"{call.method} {url} timed out: {exc!r}")
+    return APIConnectionError(f"{call.method} {url} failed: {exc!r}")
+
+
+def _checked(response: httpx.Response) -> httpx.Response:
+    """``response``, or the client error its HTTP error status maps to."""
+    if response.is_error:
+        raise error_from_response(response)
+    return response
+
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """Strict JSON (no NaN/Infinity, which the server refuses); numpy values become lists.
@@ -351,18 +372,12 @@ class ToolGradeClient(_ClientBase):
         return response
 
     def _attempt(self, call: _Call) -> httpx.Response:
-        url = self._url(call.path)
-        content = encode_body(call.body) if call.body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        url, content, headers = self._prepare(call)
         try:
             response = self._http.request(call.method, url, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{call.method} {url} timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"{call.method} {url} failed: {exc!r}") from exc
-        if response.is_error:
-            raise error_from_response(response)
-        return response
+            raise _transport_error(call, url, exc) from exc
+        return _checked(response)
 
 
 class AsyncToolGradeClient(_ClientBase):
@@ -472,15 +487,9 @@ class AsyncToolGradeClient(_ClientBase):
         return response
 
     async def _attempt(self, call: _Call) -> httpx.Response:
-        url = self._url(call.path)
-        content = encode_body(call.body) if call.body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        url, content, headers = self._prepare(call)
         try:
             response = await self._http.request(call.method, url, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{call.method} {url} timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"{call.method} {url} failed: {exc!r}") from exc
-        if response.is_error:
-            raise error_from_response(response)
-        return response
+            raise _transport_error(call, url, exc) from exc
+        return _checked(response)
