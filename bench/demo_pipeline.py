@@ -73,6 +73,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layers", type=int, default=MODEL_SHAPE["num_layers"])
     parser.add_argument("--sft-lr", type=float, default=3e-3)
     parser.add_argument("--skip-grpo", action="store_true", help="Stop after scoring SFT.")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Torch CPU threads. 1 by default: on a shared CPU, OpenMP threads that wait for a "
+        "core spin, and two contended threads ran a step 4-10x slower than one.",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".cache" / "demo-run")
     parser.add_argument(
         "--demo-dir", type=Path, default=REPO_ROOT / ".cache" / "models" / DEMO_MODEL_NAME
@@ -148,6 +155,9 @@ def evaluate(model_dir: Path, rows: Sequence[dict[str, Any]], max_new_tokens: in
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     clock = Clock()
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,6 @@ REJECTION_REASONS = {
     "prepare:undeclared_tool": "an answer calls a tool the row does not declare",
     "prepare:duplicate_id": "the row's id was already used by an earlier row",
 }
-LLAMAFACTORY_ROLES = ("system", "human", "gpt", "function_call", "observation")
 
 ProgressHook = Callable[[str, int, int | None], None]
 """``hook(stage, advance, total)``: ``total`` is set on a stage's first call."""
@@ -645,9 +644,8 @@ def load_tokenizer(name: str | None) -> Any:
     from transformers import AutoTokenizer
 
     if name is None:
-        from service.engine.default_model import ensure_default_model
-
         from service.config import get_settings
+        from service.engine.default_model import ensure_default_model
 
         name = str(ensure_default_model(get_settings().cache_dir))
     return AutoTokenizer.from_pretrained(name)
