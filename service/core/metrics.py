@@ -348,6 +348,27 @@ def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:
     ]
 
 
+def _unparsed_item(
+    item_id: Any, category: str | None, error_type: str, *, expects_no_call: bool
+) -> ItemScore:
+    # No call could be read from the prediction: every check fails and no call is carried.
+    return ItemScore(
+        id=item_id,
+        category=category,
+        parsed=False,
+        valid=False,
+        error_type=error_type,
+        name_match=False,
+        schema_hit=False,
+        exec_ok=False,
+        argument_precision=0.0,
+        argument_recall=0.0,
+        argument_f1=0.0,
+        expects_no_call=expects_no_call,
+        calls=(),
+    )
+
+
 def _score_call_item(
     parsed_calls: tuple[ToolCall, ...],
     parse_error: str | None,
@@ -357,20 +378,8 @@ def _score_call_item(
     category: str | None,
 ) -> ItemScore:
     if parse_error is not None or not parsed_calls:
-        return ItemScore(
-            id=item_id,
-            category=category,
-            parsed=False,
-            valid=False,
-            error_type=parse_error or NO_CALL_FOUND,
-            name_match=False,
-            schema_hit=False,
-            exec_ok=False,
-            argument_precision=0.0,
-            argument_recall=0.0,
-            argument_f1=0.0,
-            expects_no_call=False,
-            calls=(),
+        return _unparsed_item(
+            item_id, category, parse_error or NO_CALL_FOUND, expects_no_call=False
         )
     schema_error, exec_error = _first_call_errors(parsed_calls, declared)
     verdict, overlap = judge_calls(parsed_calls, expected, declared)
@@ -420,21 +429,7 @@ def _score_no_call_item(
     # A plain answer (zero calls, no error) is the right behaviour here; only malformed call
     # markup fails parsing.
     if parse_error is not None:
-        return ItemScore(
-            id=item_id,
-            category=category,
-            parsed=False,
-            valid=False,
-            error_type=parse_error,
-            name_match=False,
-            schema_hit=False,
-            exec_ok=False,
-            argument_precision=0.0,
-            argument_recall=0.0,
-            argument_f1=0.0,
-            expects_no_call=True,
-            calls=(),
-        )
+        return _unparsed_item(item_id, category, parse_error, expects_no_call=True)
     calls = parsed_calls
     if not calls:
         return ItemScore(
