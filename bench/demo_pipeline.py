@@ -72,6 +72,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden-size", type=int, default=MODEL_SHAPE["hidden_size"])
     parser.add_argument("--layers", type=int, default=MODEL_SHAPE["num_layers"])
     parser.add_argument("--sft-lr", type=float, default=3e-3)
+    parser.add_argument("--lora-rank", type=int, default=32)
+    parser.add_argument("--sft-batch", type=int, default=4)
+    parser.add_argument("--sft-schedule", default="constant_with_warmup")
+    parser.add_argument("--heads", type=int, default=MODEL_SHAPE["num_heads"])
     parser.add_argument("--skip-grpo", action="store_true", help="Stop after scoring SFT.")
     parser.add_argument(
         "--threads",
@@ -167,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **MODEL_SHAPE,
         "hidden_size": args.hidden_size,
         "num_layers": args.layers,
+        "num_heads": args.heads,
         "intermediate_size": 2 * args.hidden_size,
     }
     base = ensure_tiny_qwen3(work / f"base-{args.hidden_size}x{args.layers}", **shape)
@@ -194,13 +199,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=str(base),
             train_file=prepared / "trl" / "train.jsonl",
             output_dir=work / "sft",
-            lora=LoraSettings(modules_to_save=["embed_tokens"]),
+            lora=LoraSettings(
+                r=args.lora_rank, alpha=2 * args.lora_rank, modules_to_save=["embed_tokens"]
+            )
+            if args.lora_rank
+            else None,
             learning_rate=args.sft_lr,
-            per_device_train_batch_size=4,
+            per_device_train_batch_size=args.sft_batch,
             gradient_accumulation_steps=1,
             max_steps=3000,
             max_time_s=args.sft_seconds,
-            lr_scheduler_type="constant_with_warmup",
+            lr_scheduler_type=args.sft_schedule,
             warmup_steps=20,
             gradient_checkpointing=False,
             logging_steps=25,
@@ -211,13 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     losses = f"{sft.first_loss} -> {sft.last_loss}"
     print(f"SFT: {sft.steps} steps in {sft.runtime_s:.0f}s, loss {losses}")
 
-    clock.start("merge the SFT adapter")
-    sft_merged = work / "sft-merged"
-    merge = run_merge(
-        MergeConfig(adapter=work / "sft", output_dir=sft_merged, dtype="float32", force=True)
-    )
-    clock.stop()
-    print(f"merged: max |merged - adapter| logit = {merge.max_abs_logit_diff:.2e}")
+    sft_merged = work / "sft"
+    if args.lora_rank:
+        clock.start("merge the SFT adapter")
+        sft_merged = work / "sft-merged"
+        merge = run_merge(
+            MergeConfig(adapter=work / "sft", output_dir=sft_merged, dtype="float32", force=True)
+        )
+        clock.stop()
+        print(f"merged: max |merged - adapter| logit = {merge.max_abs_logit_diff:.2e}")
 
     clock.start("score after SFT")
     results["sft"] = evaluate(sft_merged, held_out, args.max_new_tokens)

@@ -78,13 +78,19 @@ class SFTJobConfig(_Config):
     train_file: Path = Path("runs/prepared/trl/train.jsonl")
     eval_file: Path | None = None
     output_dir: Path = Path("runs/sft")
-    lora: LoraSettings = Field(default_factory=LoraSettings)
+    lora: LoraSettings | None = Field(
+        default_factory=LoraSettings, description="null: full fine-tuning (no adapter)."
+    )
     learning_rate: float = Field(default=2e-4, gt=0)
     per_device_train_batch_size: int = Field(default=2, gt=0)
     gradient_accumulation_steps: int = Field(default=8, gt=0)
     num_train_epochs: float = Field(default=3.0, gt=0)
     max_steps: int = -1
-    max_time_s: float | None = Field(default=None, gt=0, description="Stop after this long.")
+    max_time_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop after this long; a cosine/linear schedule then runs over the time.",
+    )
     max_train_rows: int | None = Field(default=None, gt=0)
     lr_scheduler_type: str = "cosine"
     warmup_steps: float = Field(default=0.1, ge=0, description="A ratio below 1, else steps.")

@@ -7,6 +7,7 @@ callers lazily, and tests of pure helpers stay light.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,8 +98,42 @@ def score_only_labelled_tokens_on_cpu() -> bool:
     return True
 
 
-def make_time_limit_callback(max_time_s: float) -> Any:
-    """A ``TrainerCallback`` that ends training after ``max_time_s`` seconds of steps."""
+TIME_SCHEDULES = ("cosine", "linear")
+
+
+def time_schedule_factor(schedule: str, fraction: float, warmup: float, step: int) -> float:
+    """The learning-rate multiplier of a schedule that runs over a time budget.
+
+    ``fraction`` is the share of the budget spent; ``warmup`` is a share of the budget when
+    below 1, else a number of steps.
+
+    Example:
+        >>> [round(time_schedule_factor("cosine", f, 0.0, 10), 3) for f in (0.0, 0.5, 1.0)]
+        [1.0, 0.5, 0.0]
+        >>> time_schedule_factor("linear", 0.05, 0.1, 3), time_schedule_factor("linear", 0.5, 4, 2)
+        (0.5, 0.75)
+    """
+    if warmup >= 1 and step < warmup:
+        return (step + 1) / warmup
+    if 0 < warmup < 1 and fraction < warmup:
+        return fraction / warmup
+    start = warmup if 0 < warmup < 1 else 0.0
+    progress = min(1.0, max(0.0, (fraction - start) / (1.0 - start)))
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0 - progress
+
+
+def make_time_limit_callback(
+    max_time_s: float, schedule: str | None = None, warmup: float = 0.0
+) -> Any:
+    """A ``TrainerCallback`` that ends training after ``max_time_s`` seconds of steps.
+
+    With ``schedule`` ``"cosine"`` or ``"linear"`` the learning rate follows that schedule over
+    the *time* budget (a step-based schedule cannot know how many steps the budget allows), so
+    a time-bounded run still ends annealed.
+    """
+    from torch.optim.lr_scheduler import LambdaLR
     from transformers import TrainerCallback
 
     class TimeLimitCallback(TrainerCallback):  # type: ignore[misc]
@@ -106,11 +141,21 @@ def make_time_limit_callback(max_time_s: float) -> Any:
             self.started = 0.0
             self.hit = False
 
+        def _fraction(self) -> float:
+            return (time.monotonic() - self.started) / max_time_s
+
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.monotonic()
+            scheduler = kwargs.get("lr_scheduler")
+            if schedule in TIME_SCHEDULES and isinstance(scheduler, LambdaLR):
+
+                def factor(step: int) -> float:
+                    return time_schedule_factor(str(schedule), self._fraction(), warmup, step)
+
+                scheduler.lr_lambdas = [factor] * len(scheduler.lr_lambdas)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if time.monotonic() - self.started >= max_time_s:
+            if self._fraction() >= 1.0:
                 self.hit = True
                 control.should_training_stop = True
                 control.should_log = True  # the last loss goes into the summary too

@@ -154,8 +154,12 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
     model = AutoModelForCausalLM.from_pretrained(
         base_model, dtype=torch.bfloat16 if precision.bf16 else torch.float32
     )
-    peft_config = lora_config(config.lora)
-    time_limit = make_time_limit_callback(config.max_time_s) if config.max_time_s else None
+    peft_config = lora_config(config.lora) if config.lora is not None else None
+    time_limit = (
+        make_time_limit_callback(config.max_time_s, config.lr_scheduler_type, config.warmup_steps)
+        if config.max_time_s
+        else None
+    )
     try:
         trainer = SFTTrainer(
             model=model,

@@ -57,6 +57,7 @@ def test_layers_merge_in_order_user_file_then_set_then_explicit(tmp_path: Path) 
 
 def test_override_can_set_a_nullable_section(tmp_path: Path) -> None:
     assert load_job_config(GRPOJobConfig, "grpo", overrides=["lora=null"]).lora is None
+    assert load_job_config(SFTJobConfig, "sft", overrides=["lora=null"]).lora is None
     config = load_job_config(GRPOJobConfig, "grpo", overrides=["reward.weights={semantic: 1}"])
     assert config.reward.weights == {"semantic": 1}
 

@@ -8,7 +8,14 @@ import importlib
 
 import pytest
 
-MODULES = ["training.config", "training.synth", "training.prepare", "training.sft", "training.grpo"]
+MODULES = [
+    "training.config",
+    "training.synth",
+    "training.prepare",
+    "training.sft",
+    "training.grpo",
+    "training.runtime",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
