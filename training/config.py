@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from training.errors import TrainingJobError
 
@@ -101,9 +101,23 @@ class SFTJobConfig(_Config):
     logging_steps: int = Field(default=10, gt=0)
     save_steps: int = Field(default=500, gt=0)
     seed: int = 42
+    vocabulary: Literal["full", "data"] = Field(
+        default="full",
+        description="data: zero and skip the output rows of tokens absent from the training "
+        "data (exact loss; for a model trained from scratch; needs lora: null).",
+    )
     trainer_args: dict[str, Any] = Field(
         default_factory=dict, description="Passed through to trl.SFTConfig."
     )
+
+    @model_validator(mode="after")
+    def _data_vocabulary_needs_full_finetuning(self) -> SFTJobConfig:
+        if self.vocabulary == "data" and self.lora is not None:
+            raise ValueError(
+                "vocabulary: data trains the embedding rows it keeps; set lora: null (a LoRA "
+                "adapter leaves the embeddings frozen)"
+            )
+        return self
 
 
 class RewardSettings(_Config):

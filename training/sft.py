@@ -26,6 +26,7 @@ from training.runtime import (
     select_precision,
     write_summary,
 )
+from training.vocabulary import data_vocabulary, install_restricted_head, restrict_vocabulary
 
 SUMMARY_FILE = "toolgrade_sft.json"
 TRAINING_COLUMNS = ("messages", "tools")
@@ -52,6 +53,7 @@ class SFTResult:
     bf16: bool
     assistant_only_loss: bool
     stopped_by_time_limit: bool
+    trained_vocabulary: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +107,7 @@ class SFTSetup:
     train_rows: int
     eval_rows: int
     time_limit: Any
+    trained_vocabulary: int | None = None
 
 
 def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTSetup:
@@ -178,6 +181,16 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
                 label="sft:chat_template_not_trainable",
             ) from exc
         raise
+    trained_vocabulary = None
+    if config.vocabulary == "data":
+        install_restricted_head()
+        token_rows = [trainer.train_dataset["input_ids"]]
+        if trainer.eval_dataset is not None:
+            token_rows.append(trainer.eval_dataset["input_ids"])
+        kept = data_vocabulary(
+            (ids for rows in token_rows for ids in rows), always=tokenizer.added_tokens_decoder
+        )
+        trained_vocabulary = restrict_vocabulary(trainer.model, kept)
     return SFTSetup(
         trainer=trainer,
         tokenizer=tokenizer,
@@ -186,6 +199,7 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
         train_rows=len(train_dataset),
         eval_rows=len(eval_dataset) if eval_dataset is not None else 0,
         time_limit=time_limit,
+        trained_vocabulary=trained_vocabulary,
     )
 
 
@@ -230,6 +244,7 @@ def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResu
         bf16=precision.bf16,
         assistant_only_loss=config.assistant_only_loss,
         stopped_by_time_limit=bool(time_limit and time_limit.hit),
+        trained_vocabulary=setup.trained_vocabulary,
     )
     write_summary(
         config.output_dir / SUMMARY_FILE,

@@ -15,6 +15,7 @@ MODULES = [
     "training.sft",
     "training.grpo",
     "training.runtime",
+    "training.vocabulary",
 ]
 
 
