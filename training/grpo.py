@@ -77,16 +77,16 @@ class GRPOResult:
 
 
 def _log_components(breakdowns: Mapping[str, Sequence[float]], kwargs: Mapping[str, Any]) -> None:
-    """Report each component's batch mean through TRL's ``log_metric`` hook (when given)."""
+    """Report each component's batch mean through TRL's ``log_metric`` hook (when given).
+
+    The names and values are the ones the client logs for ``/reward``'s ``extra_logs``.
+    """
     log_metric = kwargs.get("log_metric")
-    log_extra = kwargs.get("log_extra")
+    if not callable(log_metric):
+        return
     for component, values in breakdowns.items():
-        if not values:
-            continue
-        if callable(log_metric):
+        if values:
             log_metric(COMPONENT_METRIC.format(component=component), sum(values) / len(values))
-        if callable(log_extra):
-            log_extra(component, list(values))
 
 
 def _checked(rewards: Sequence[Any], expected: int, source: str) -> list[float]:
