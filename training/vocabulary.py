@@ -1,14 +1,15 @@
 """Train only the vocabulary the data uses (``vocabulary: data``), with an exact loss.
 
-A model trained *from scratch* on a narrow corpus (the CPU demo) sees a few thousand of Qwen's
-151,936 tokens, yet every SFT step projects each labelled position onto the whole vocabulary:
+A model trained *from scratch* on a narrow corpus (the CPU demo) sees about a thousand of
+Qwen's 151,936 tokens, yet every SFT step projects each labelled position onto the whole vocabulary:
 on a CPU that projection (forward and both backward products) is almost the entire step. With
 ``vocabulary: data`` the output-embedding rows of the tokens that never occur in the training
 data are set to zero and stay there. A zero row has a logit of exactly 0 whatever the hidden
 state, so the softmax over the full vocabulary equals a softmax over the data's tokens plus one
 constant column, ``log(number of zero rows)``, that stands for all the others. The loss, the
-log-probabilities and their gradients are the full-vocabulary ones, computed at the cost of the
-small vocabulary; the saved model is an ordinary checkpoint whose unused tokens score 0.
+log-probabilities and the gradients of every trained weight are the full-vocabulary ones (the
+zero rows are frozen: the full head would move them), computed at the cost of the small
+vocabulary; the saved model is an ordinary checkpoint whose unused tokens score 0.
 
 The switch is TRL's fused LM head: :func:`install_restricted_head` wraps the chunked
 log-probability function TRL calls so that an output embedding marked by
