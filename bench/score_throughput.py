@@ -177,20 +177,22 @@ def result_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[
 
     def run() -> list[ItemScore]:
         return [
+            # Positional, in field order: id, category, parsed, valid, error_type, name_match,
+            # schema_hit, exec_ok, argument precision, recall and F1, expects_no_call, calls.
             ItemScore(
-                id=c.item.item_id,
-                category=c.category,
-                parsed=True,
-                valid=True,
-                error_type=None,
-                name_match=True,
-                schema_hit=True,
-                exec_ok=True,
-                argument_precision=1.0,
-                argument_recall=1.0,
-                argument_f1=1.0,
-                expects_no_call=False,
-                calls=tuple(ToolCall(call["name"], call["arguments"]) for call in c.prediction),
+                c.item.item_id,
+                c.category,
+                True,
+                True,
+                None,
+                True,
+                True,
+                True,
+                1.0,
+                1.0,
+                1.0,
+                False,
+                tuple(ToolCall(call["name"], call["arguments"]) for call in c.prediction),
             )
             for c in candidates
         ]
