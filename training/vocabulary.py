@@ -113,13 +113,14 @@ def restricted_log_probs(
         torch.zeros_like(log_z),
     )
     log_probs = target_logit - log_z
-    probs = torch.exp(logits - log_z.unsqueeze(1))
-    rest_prob = torch.exp(-log_z) if inactive else torch.zeros_like(log_z)  # of each inactive
     entropy = log_sum_sq_probs = mean_logits = is_top1 = None
+    if "entropy" in outputs or "log_sum_sq_probs" in outputs:
+        probs = torch.exp(logits - log_z.unsqueeze(1))
     if "entropy" in outputs:
         entropy = log_z - (probs * logits).sum(dim=1)  # inactive logits add 0 to E[z]
     with torch.no_grad():
         if "log_sum_sq_probs" in outputs:
+            rest_prob = torch.exp(-log_z) if inactive else torch.zeros_like(log_z)  # each inactive
             log_sum_sq_probs = torch.log((probs * probs).sum(dim=1) + inactive * rest_prob**2)
         if "mean_logits" in outputs:
             mean_logits = logits.sum(dim=1) / vocab

@@ -76,6 +76,23 @@ def test_restricted_head_matches_trls_full_vocabulary_head(
     assert full_weight.grad[~keep].abs().max().item() > 0.0
 
 
+@pytest.mark.parametrize("wanted", OUTPUTS[1:])
+def test_each_optional_output_alone_equals_it_computed_with_all(wanted: str) -> None:
+    # The restricted head computes the probabilities only for the outputs that need them.
+    vocab, hidden_size, positions = 300, 8, 6
+    active = torch.arange(0, vocab, 7)
+    torch.manual_seed(2)
+    weight = zero_row_weight(vocab, hidden_size, active)
+    hidden = torch.randn(positions, hidden_size)
+    targets = active[torch.randint(0, active.numel(), (positions,))]
+    everything = restricted_log_probs(hidden, weight, active, targets, outputs=OUTPUTS)
+    alone = restricted_log_probs(hidden, weight, active, targets, outputs=("log_probs", wanted))
+    index = OUTPUTS.index(wanted)
+    assert all(value is None for i, value in enumerate(alone[1:], 1) if i != index)
+    torch.testing.assert_close(alone[0], everything[0])
+    torch.testing.assert_close(alone[index], everything[index])
+
+
 def test_restrict_vocabulary_zeroes_and_marks_the_tied_embedding(tiny_model_dir: Path) -> None:
     from transformers import AutoModelForCausalLM
 
