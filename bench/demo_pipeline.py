@@ -56,6 +56,7 @@ from service.engine.default_model import (  # noqa: E402
     BUILD_INFO_FILE,
     DEMO_MODEL_NAME,
     ensure_tiny_qwen3,
+    read_build_info,
 )
 from training.config import (  # noqa: E402
     GRPOJobConfig,
@@ -150,7 +151,9 @@ def freshly_initialised(built: Path, out_dir: Path, seed: int = 0) -> Path:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     marker = out_dir / "toolgrade_demo_init.json"
-    if marker.is_file():
+    # The build info names the shape (heads included): a rebuilt ``built`` is re-initialised.
+    init = {"init": "transformers", "std": 0.02, "seed": seed, "from": read_build_info(built)}
+    if marker.is_file() and json.loads(marker.read_text()) == init:
         return out_dir
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -159,7 +162,7 @@ def freshly_initialised(built: Path, out_dir: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(built), dtype=torch.float32)
     model.save_pretrained(out_dir)
-    marker.write_text(json.dumps({"init": "transformers", "std": 0.02, "seed": seed}) + "\n")
+    marker.write_text(json.dumps(init) + "\n")
     return out_dir
 
 
