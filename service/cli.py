@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from service.commands import eval as eval_commands
+from clients.evaluation import command as eval_commands
 from service.commands import model, score, serve
 from training.commands import register as register_training_commands
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.evaluation.endpoint import build_chat_request, prediction_from_message
+from clients.evaluation.endpoint import build_chat_request, prediction_from_message
 
 XLAM_TOOL = {
     "name": "sum_list",

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from service.evaluation.datasets import EvalItem
-from service.evaluation.runner import (
+from clients.evaluation.datasets import EvalItem
+from clients.evaluation.runner import (
     GenerationSettings,
     ItemOutcome,
     generate_outcomes,
     score_outcomes,
 )
-from tests.service.evaluation.openai_stub import OpenAIStub, Script
+from tests.clients.evaluation.openai_stub import OpenAIStub, Script
 
 FACTORIAL = {
     "name": "math.factorial",

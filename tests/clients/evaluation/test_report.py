@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from clients.evaluation.datasets import EvalItem
+from clients.evaluation.report import REQUEST_FAILED, RunInfo, write_run
+from clients.evaluation.runner import ItemOutcome, score_outcomes
 from service.core.metrics import summarise
-from service.evaluation.datasets import EvalItem
-from service.evaluation.report import REQUEST_FAILED, RunInfo, write_run
-from service.evaluation.runner import ItemOutcome, score_outcomes
 
 TOOL = {
     "name": "get_weather",

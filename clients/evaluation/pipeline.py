@@ -21,16 +21,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from service.core.errors import ToolGradeError
-from service.core.metrics import ScoreReport
-from service.evaluation.datasets import DatasetFormat, EvalItem, detect_format, load_dataset
-from service.evaluation.report import RunInfo, write_run
-from service.evaluation.runner import (
+from clients.evaluation.datasets import DatasetFormat, EvalItem, detect_format, load_dataset
+from clients.evaluation.report import RunInfo, write_run
+from clients.evaluation.runner import (
     GenerationSettings,
     ItemOutcome,
     generate_outcomes,
     score_outcomes,
 )
+from service.core.errors import ToolGradeError
+from service.core.metrics import ScoreReport
 
 
 class EndpointError(ToolGradeError):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.evaluation.compare import (
+from clients.evaluation.compare import (
     CompareError,
     compare_runs,
     mcnemar_exact,

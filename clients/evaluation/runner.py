@@ -25,9 +25,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from clients.evaluation.datasets import EvalItem
+from clients.evaluation.endpoint import build_chat_request, prediction_from_message
 from service.core.metrics import ItemScore, ScoreReport, score_item, summarise
-from service.evaluation.datasets import EvalItem
-from service.evaluation.endpoint import build_chat_request, prediction_from_message
 
 # Status codes a retry can fix: timeouts, conflicts, rate limits and server-side failures.
 _RETRYABLE_STATUS = frozenset({408, 409, 429})

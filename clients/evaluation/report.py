@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from clients.evaluation import charts
+from clients.evaluation.layout import CHART_FILES, REPORT_HTML, REPORT_JSON, REPORT_MD, RESULTS_FILE
+from clients.evaluation.runner import ScoredOutcome
 from service.core.metrics import ScoreReport
-from service.evaluation import charts
-from service.evaluation.layout import CHART_FILES, REPORT_HTML, REPORT_JSON, REPORT_MD, RESULTS_FILE
-from service.evaluation.runner import ScoredOutcome
 
 # Label used in the error histogram for items whose request failed after every retry: they are
 # scored as empty predictions, but a reader must see that the endpoint, not the model, failed.

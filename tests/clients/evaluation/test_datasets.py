@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.evaluation.datasets import (
+from clients.evaluation.datasets import (
     DatasetError,
     DatasetFormat,
     detect_format,

@@ -22,7 +22,7 @@ from service.config import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires_vllm]
 
-BFCL_SAMPLE = REPO_ROOT / "tests" / "service" / "evaluation" / "data" / "BFCL_v4_sample.json"
+BFCL_SAMPLE = REPO_ROOT / "tests" / "clients" / "evaluation" / "data" / "BFCL_v4_sample.json"
 BFCL_CATEGORIES = {
     "irrelevance": 3,
     "live_simple": 2,

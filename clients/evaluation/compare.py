@@ -24,10 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import binomtest
 
+from clients.evaluation import charts
+from clients.evaluation.layout import RESULTS_FILE
 from service.core.errors import ToolGradeError
 from service.core.metrics import METRIC_NAMES
-from service.evaluation import charts
-from service.evaluation.layout import RESULTS_FILE
 
 # Which per-item field of an ItemScore each corpus rate averages (service/core/metrics.py).
 BINARY_METRICS: dict[str, str] = {

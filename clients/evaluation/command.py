@@ -86,8 +86,8 @@ def run_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run DATASET through an endpoint, score every answer and write the report folder."""
-    from service.evaluation.datasets import DatasetFormat
-    from service.evaluation.pipeline import EvalConfig, run_evaluation
+    from clients.evaluation.datasets import DatasetFormat
+    from clients.evaluation.pipeline import EvalConfig, run_evaluation
 
     try:
         chosen_format = DatasetFormat(dataset_format)
@@ -158,7 +158,7 @@ def compare_command(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Compare two runs on their shared items: deltas, paired 95 % CIs and p-values."""
-    from service.evaluation.compare import compare_runs, format_p_value, write_comparison
+    from clients.evaluation.compare import compare_runs, format_p_value, write_comparison
 
     try:
         comparison = compare_runs(run_a, run_b, alpha=alpha, seed=seed)
