@@ -50,14 +50,14 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from service.core.metrics import score_item, summarise  # noqa: E402
-from service.core.rewards import compute_rewards  # noqa: E402
-from service.engine.default_model import (  # noqa: E402
+from models.default_model import (  # noqa: E402
     BUILD_INFO_FILE,
     DEMO_MODEL_NAME,
     ensure_tiny_qwen3,
     read_build_info,
 )
+from service.core.metrics import score_item, summarise  # noqa: E402
+from service.core.rewards import compute_rewards  # noqa: E402
 from training.config import (  # noqa: E402
     GRPOJobConfig,
     LoraSettings,

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.default_model import DEFAULT_CACHE_DIR
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     )
     max_lora_rank: int = Field(default=32, gt=0)
     kv_cache_gib: float = Field(default=1.0, gt=0, description="VLLM_CPU_KVCACHE_SPACE on CPU.")
-    cache_dir: Path = Field(default=REPO_ROOT / ".cache", description="Models built offline.")
+    cache_dir: Path = Field(default=DEFAULT_CACHE_DIR, description="Models built offline.")
 
     @field_validator("api_key")
     @classmethod

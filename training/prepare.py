@@ -640,15 +640,12 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def load_tokenizer(name: str | None) -> Any:
-    """The tokenizer that renders GRPO prompts; ``None`` means the service's default model."""
+    """The tokenizer that renders GRPO prompts; ``None`` means the default model's."""
     from transformers import AutoTokenizer
 
-    if name is None:
-        from service.config import get_settings
-        from service.engine.default_model import ensure_default_model
+    from training.runtime import default_model_path
 
-        name = str(ensure_default_model(get_settings().cache_dir))
-    return AutoTokenizer.from_pretrained(name)
+    return AutoTokenizer.from_pretrained(name if name is not None else default_model_path())
 
 
 def prepare_dataset(

@@ -19,21 +19,25 @@ from training.errors import TrainingJobError
 
 
 def resolve_model(model: str | None) -> str:
-    """The model a job starts from: the given path or hub id, else the service's default.
-
-    The default is ``ensure_default_model(cache_dir)``: the trained demo checkpoint when one
-    exists, else the embedded tiny Qwen3 model (built offline once).
-    """
+    """The model a job starts from: the given path or hub id, else :func:`default_model_path`."""
     if model is not None:
         if _looks_local(model) and not Path(model).exists():
             raise TrainingJobError(
                 f"model {model} does not exist", label="training:model_not_found"
             )
         return model
-    from service.config import get_settings
-    from service.engine.default_model import ensure_default_model
+    return default_model_path()
 
-    return str(ensure_default_model(get_settings().cache_dir))
+
+def default_model_path() -> str:
+    """The trained demo checkpoint when one exists, else the embedded tiny Qwen3 (built once).
+
+    Both live under ``TOOLGRADE_TRAINING_CACHE_DIR`` (default ``.cache`` in the checkout).
+    """
+    from models.default_model import ensure_default_model
+    from training.settings import TrainingSettings
+
+    return str(ensure_default_model(TrainingSettings().cache_dir))
 
 
 def _looks_local(model: str) -> bool:

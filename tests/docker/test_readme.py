@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import typer
 
-from service.cli import app
 from service.config import REPO_ROOT, Settings
+from toolgrade.cli import app
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
@@ -90,7 +90,14 @@ def test_the_readme_shows_every_job_of_the_cli() -> None:
 )
 def test_every_python_import_in_the_readme_resolves(statement: str) -> None:
     module_name, names = re.match(r"from (\S+) import (.+)", statement).groups()  # type: ignore[union-attr]
-    if module_name.split(".")[0] not in {"service", "clients", "training", "trl"}:
+    if module_name.split(".")[0] not in {
+        "service",
+        "clients",
+        "training",
+        "models",
+        "toolgrade",
+        "trl",
+    }:
         pytest.skip(f"{module_name} is not installed here")
     module = importlib.import_module(module_name)
     for name in (part.strip() for part in names.split(",")):
@@ -119,7 +126,10 @@ def test_configuration_table_lists_every_setting_with_its_default() -> None:
 
 def test_files_named_in_the_readme_exist() -> None:
     named = set(
-        re.findall(r"`((?:docker|training/configs|bench|service|clients)/[\w./-]*)`", README)
+        re.findall(
+            r"`((?:docker|training/configs|bench|service|clients|models|toolgrade)/[\w./-]*)`",
+            README,
+        )
     )
     named |= set(re.findall(r"-f (docker/[\w.-]+)", README))
     named.discard("docker/.env")  # the user's copy of docker/.env.example

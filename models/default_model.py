@@ -11,6 +11,7 @@ training, merging, evaluation) runs against the same checkpoint a real Qwen3 wou
 the weights are meaningless.
 
 A trained demo checkpoint (written by ``bench/demo_pipeline.py``) is preferred when present.
+Serving and training both import this module; neither's settings are read here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 logger = logging.getLogger("toolgrade.engine")
+
+# Where built models are cached when the caller names no directory: ``.cache`` in the checkout.
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
 
 DEFAULT_MODEL_NAME = "toolgrade-default"
 DEMO_MODEL_NAME = "toolgrade-demo"

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import REPO_ROOT
-from service.engine.default_model import (
+from models.default_model import (
     DEFAULT_MODEL_NAME,
     DEMO_MODEL_NAME,
     QWEN3_ADDED_TOKENS,
@@ -21,6 +20,7 @@ from service.engine.default_model import (
     load_bpe_ranks,
     qwen_tiktoken_path,
 )
+from service.config import REPO_ROOT
 
 WEATHER_TOOL = {
     "type": "function",

@@ -1,5 +1,8 @@
 """The ``toolgrade`` command line: one entry point for scoring, serving, training and eval.
 
+This module is the composition root: it alone imports the serving layer, the training jobs and
+the clients together, so none of them needs to import another to be on the command line.
+
 Each command lives in its own module and imports heavy dependencies (torch, vllm, trl) inside
 the command body, so ``toolgrade --help`` and ``toolgrade score`` stay fast.
 """
