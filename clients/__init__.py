@@ -3,7 +3,8 @@
 * :class:`ToolGradeClient` / :class:`AsyncToolGradeClient`: typed methods for every endpoint,
   timeouts, retries with backoff on connection errors and 5xx, typed errors.
 * :class:`ToolGradeRewardFunction` (async) / :class:`SyncToolGradeRewardFunction`: TRL reward
-  functions posting one batched ``/reward`` per call; :func:`make_trl_reward_function`.
+  functions posting one batched ``/reward`` per call; :class:`LocalRewardFunction` scores
+  in-process; :func:`make_trl_reward_function` builds any of them.
 """
 
 from clients.errors import (
@@ -20,6 +21,7 @@ from clients.errors import (
 )
 from clients.http import AsyncToolGradeClient, RetryPolicy, ToolGradeClient
 from clients.trl import (
+    LocalRewardFunction,
     RewardServiceError,
     SyncToolGradeRewardFunction,
     ToolGradeRewardFunction,
@@ -34,6 +36,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "InternalServerError",
+    "LocalRewardFunction",
     "NotFoundError",
     "PayloadTooLargeError",
     "RetryPolicy",

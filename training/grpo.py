@@ -13,7 +13,6 @@ next to TRL's own ``reward``. A reward that cannot be obtained stops the run wit
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +31,8 @@ from training.runtime import (
 )
 
 SUMMARY_FILE = "toolgrade_grpo.json"
-COMPONENT_METRIC = "toolgrade/{component}"
+# Components are logged as toolgrade/<component>, next to TRL's own reward.
+COMPONENT_METRIC_PREFIX = "toolgrade"
 PROMPT_COLUMNS = ("prompt", "label")
 
 # A call every profile scores 1.0: used to check the reward source before loading a model.
@@ -76,30 +76,20 @@ class GRPOResult:
         return asdict(self)
 
 
-def _log_components(breakdowns: Mapping[str, Sequence[float]], kwargs: Mapping[str, Any]) -> None:
-    """Report each component's batch mean through TRL's ``log_metric`` hook (when given).
+def _loud(reward: Any, source: str) -> RewardFunction:
+    """``reward`` with every failure turned into ``grpo:reward_unavailable`` (never a 0)."""
 
-    The names and values are the ones the client logs for ``/reward``'s ``extra_logs``.
-    """
-    log_metric = kwargs.get("log_metric")
-    if not callable(log_metric):
-        return
-    for component, values in breakdowns.items():
-        if values:
-            log_metric(COMPONENT_METRIC.format(component=component), sum(values) / len(values))
+    def loud_reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[Any]:
+        try:
+            rewards: list[Any] = reward(completions=completions, label=label, **kwargs)
+        except Exception as exc:
+            raise RewardUnavailableError(
+                f"no reward from {source}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return rewards
 
-
-def _checked(rewards: Sequence[Any], expected: int, source: str) -> list[float]:
-    if len(rewards) != expected:
-        raise RewardUnavailableError(
-            f"{source} returned {len(rewards)} rewards for {expected} completions"
-        )
-    checked = []
-    for value in rewards:
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            raise RewardUnavailableError(f"{source} returned a non-numeric reward {value!r}")
-        checked.append(float(value))
-    return checked
+    loud_reward.__name__ = loud_reward.__qualname__ = reward.__name__
+    return loud_reward
 
 
 def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> RewardFunction:
@@ -110,55 +100,36 @@ def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> 
         >>> reward(prompts=["p"], completions=[PREFLIGHT_COMPLETION], label=[PREFLIGHT_LABEL])
         [1.0]
     """
-    from service.core.rewards import REWARD_COMPONENTS, compute_rewards, get_tool_call_reward
+    from clients.trl import make_trl_reward_function
 
-    get_tool_call_reward(profile, weights)  # validates the profile and weights up front
-
-    def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
-        try:
-            breakdowns = compute_rewards(completions, label, weights=weights, profile=profile)
-        except Exception as exc:  # a malformed label is a data bug: stop, don't score 0
-            raise RewardUnavailableError(f"the local reward failed: {exc}") from exc
-        _log_components({c: [getattr(b, c) for b in breakdowns] for c in REWARD_COMPONENTS}, kwargs)
-        return _checked([b.reward for b in breakdowns], len(completions), "the local reward")
-
-    reward.__name__ = reward.__qualname__ = reward_name(profile)
-    return reward
+    reward = make_trl_reward_function(
+        None, profile=profile, weights=weights, metric_prefix=COMPONENT_METRIC_PREFIX
+    )
+    return _loud(reward, "the local reward")
 
 
 def reward_name(profile: str) -> str:
     """What TRL logs the reward as (``rewards/<name>/mean``), the same for both sources."""
-    return f"toolgrade_{profile}_reward"
+    from clients.trl import default_reward_name
+
+    return default_reward_name(profile)
 
 
 def remote_reward_function(settings: RewardSettings) -> RewardFunction:
     """The client's TRL reward function calling ``POST {url}/reward``, failures made loud."""
-    from clients import make_trl_reward_function
+    from clients.trl import make_trl_reward_function
 
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    client_reward = make_trl_reward_function(
+    reward = make_trl_reward_function(
         settings.url,
         api_key=api_key or os.environ.get("TOOLGRADE_API_KEY") or None,
         profile=settings.profile,
         weights=settings.weights,
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
-        name=reward_name(settings.profile),
+        metric_prefix=COMPONENT_METRIC_PREFIX,
     )
-
-    def reward(completions: Sequence[Any], label: Sequence[Any], **kwargs: Any) -> list[float]:
-        try:
-            rewards = client_reward(completions=completions, label=label, **kwargs)
-        except RewardUnavailableError:
-            raise
-        except Exception as exc:
-            raise RewardUnavailableError(
-                f"no reward from {settings.url}/reward: {type(exc).__name__}: {exc}"
-            ) from exc
-        return _checked(rewards, len(completions), f"{settings.url}/reward")
-
-    reward.__name__ = reward.__qualname__ = reward_name(settings.profile)
-    return reward
+    return _loud(reward, f"{settings.url}/reward")
 
 
 def build_reward_function(settings: RewardSettings) -> RewardFunction:

@@ -1,4 +1,4 @@
-"""Dense rule-based rewards for RL on function calling (``/reward``, TRL, OpenRLHF).
+"""Dense rule-based rewards for RL on function calling (``/reward``, TRL, OpenRLHF, verl).
 
 Every completion gets four components in [0, 1], computed with the same rules as the metrics
 (:func:`service.core.metrics.check_call_schema`, :func:`service.core.matching.argument_overlap`):
@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -222,19 +222,63 @@ def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dic
         >>> [call.name for call in reference.calls], sorted(tools)
         (['f'], ['f'])
     """
-    decoded = label
-    if isinstance(label, str):
-        try:
-            decoded = json.loads(label)
-        except ValueError:
-            decoded = label  # not JSON: normalise_reference reports it
-    if isinstance(decoded, Mapping) and ("reference" in decoded or "answers" in decoded):
-        reference = decoded["reference"] if "reference" in decoded else decoded["answers"]
-        tools = decoded.get("tools")
+    decoded = _decode_label(label)
+    parts = _label_parts(decoded)
+    if parts is not None:
+        reference, tools = parts
         return normalise_reference(reference), normalise_tools(
             default_tools if tools is None else tools
         )
     return normalise_reference(decoded), normalise_tools(default_tools)
+
+
+def attach_tools(label: Any, tools: Any) -> Any:
+    """A label that carries ``tools``, unless it already carries its own.
+
+    The label shapes are the ones :func:`resolve_label` reads; a row's tools ride along with its
+    reference this way when a trainer keeps them in a separate dataset column.
+
+    Args:
+        label: A reference or a ``{"reference"|"answers", "tools"}`` object (either may be JSON
+            text).
+        tools: The tools to attach (``None`` leaves the label as it is).
+
+    Returns:
+        The label itself when it already names tools (or ``tools`` is ``None``), else
+        ``{"reference"|"answers": ..., "tools": tools}``.
+
+    Example:
+        >>> attach_tools([{"name": "f", "arguments": {}}], [{"name": "f"}])
+        {'reference': [{'name': 'f', 'arguments': {}}], 'tools': [{'name': 'f'}]}
+        >>> attach_tools({"answers": "[]", "tools": "[]"}, [{"name": "f"}])
+        {'answers': '[]', 'tools': '[]'}
+    """
+    if tools is None:
+        return label
+    decoded = _decode_label(label)
+    parts = _label_parts(decoded)
+    if parts is None:
+        return {"reference": label, "tools": tools}
+    if parts[1] is None:
+        return {**decoded, "tools": tools}
+    return label
+
+
+def _decode_label(label: Any) -> Any:
+    if isinstance(label, str):
+        try:
+            return json.loads(label)
+        except ValueError:
+            return label  # not JSON: normalise_reference reports it
+    return label
+
+
+def _label_parts(decoded: Any) -> tuple[Any, Any] | None:
+    """``(reference, tools)`` of a ``{"reference"|"answers", "tools"}`` object, else ``None``."""
+    if isinstance(decoded, Mapping) and ("reference" in decoded or "answers" in decoded):
+        reference = decoded["reference"] if "reference" in decoded else decoded["answers"]
+        return reference, decoded.get("tools")
+    return None
 
 
 def compute_rewards(
@@ -450,175 +494,3 @@ def _best_assignment_total(scores: list[list[float]]) -> float:
 
     rows, columns = linear_sum_assignment(scores, maximize=True)
     return float(sum(scores[r][c] for r, c in zip(rows, columns, strict=True)))
-
-
-# --- TRL-style reward functions ----------------------------------------------------------------
-# TRL calls ``f(prompts=..., completions=..., completion_ids=..., **dataset_columns)`` and logs
-# each function under its ``__name__``; the dataset must name its reference column ``label``.
-
-
-def _tools_per_row(tools: Any, count: int) -> list[Any]:
-    # A ``tools`` dataset column arrives as one entry per completion (each a list or a JSON
-    # string); a shared tool list holds schema dicts instead.
-    if (
-        isinstance(tools, list | tuple)
-        and len(tools) == count
-        and all(t is None or isinstance(t, str | list | tuple) for t in tools)
-    ):
-        return list(tools)
-    return [tools] * count
-
-
-def _breakdowns(
-    completions: Sequence[Any],
-    label: Sequence[Any],
-    tools: Any,
-    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
-    profile: RewardProfile = RewardProfile.SEED,
-) -> list[RewardBreakdown]:
-    return _score_completions(
-        completions, label, _tools_per_row(tools, len(completions)), weights, profile
-    )
-
-
-def json_parse_reward(
-    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
-) -> list[float]:
-    """1.0 when a completion yields a well-formed call list (or rightly makes no call).
-
-    Args:
-        completions: Completions (text or chat messages), as TRL passes them.
-        label: The ``label`` dataset column, one per completion.
-        tools: The ``tools`` column (one schema list per completion) or one shared list.
-        **kwargs: Other TRL arguments (ignored).
-
-    Returns:
-        One float in [0, 1] per completion.
-
-    Example:
-        >>> json_parse_reward(['{"name": "f", "arguments": {}}', "{broken"],
-        ...     label=['[{"name": "f", "arguments": {}}]'] * 2)
-        [1.0, 0.0]
-    """
-    return [b.json_parse for b in _breakdowns(completions, label, tools)]
-
-
-def schema_hit_reward(
-    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
-) -> list[float]:
-    """Share of a completion's calls that name a declared tool with all required parameters.
-
-    Args:
-        completions: Completions (text or chat messages), as TRL passes them.
-        label: The ``label`` dataset column, one per completion.
-        tools: The ``tools`` column (one schema list per completion) or one shared list.
-        **kwargs: Other TRL arguments (ignored).
-
-    Returns:
-        One float in [0, 1] per completion.
-
-    Example:
-        >>> tools = [{"name": "f", "parameters": {"type": "object",
-        ...     "properties": {"x": {"type": "integer"}}, "required": ["x"]}}]
-        >>> schema_hit_reward(['[{"name": "f", "arguments": {"x": 1}}, {"name": "f", '
-        ...     '"arguments": {}}]'], label=[[{"name": "f", "arguments": {"x": 1}}]], tools=tools)
-        [0.5]
-    """
-    return [b.schema_hit for b in _breakdowns(completions, label, tools)]
-
-
-def exec_reward(
-    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
-) -> list[float]:
-    """Share of a completion's calls whose arguments validate against the tool's schema.
-
-    Args:
-        completions: Completions (text or chat messages), as TRL passes them.
-        label: The ``label`` dataset column, one per completion.
-        tools: The ``tools`` column (one schema list per completion) or one shared list.
-        **kwargs: Other TRL arguments (ignored).
-
-    Returns:
-        One float in [0, 1] per completion.
-
-    Example:
-        >>> tools = [{"name": "f", "parameters": {"type": "object",
-        ...     "properties": {"age": {"type": "integer"}}, "required": ["age"]}}]
-        >>> exec_reward(['{"name": "f", "arguments": {"age": "30"}}'],
-        ...     label=[[{"name": "f", "arguments": {"age": 30}}]], tools=tools)
-        [0.0]
-    """
-    return [b.exec for b in _breakdowns(completions, label, tools)]
-
-
-def semantic_reward(
-    completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
-) -> list[float]:
-    """Argument F1 of a completion's calls against the reference.
-
-    Args:
-        completions: Completions (text or chat messages), as TRL passes them.
-        label: The ``label`` dataset column, one per completion.
-        tools: The ``tools`` column (one schema list per completion) or one shared list.
-        **kwargs: Other TRL arguments (ignored).
-
-    Returns:
-        One float in [0, 1] per completion.
-
-    Example:
-        >>> semantic_reward(['{"name": "f", "arguments": {"a": 1, "b": 2}}'],
-        ...     label=[[{"name": "f", "arguments": {"a": 1, "b": 3}}]])
-        [0.5]
-    """
-    return [b.semantic for b in _breakdowns(completions, label, tools)]
-
-
-RewardFunction = Callable[..., list[float]]
-
-
-def get_tool_call_reward(
-    profile: str = "seed", weights: Mapping[str, float] | None = None
-) -> RewardFunction:
-    """Build a TRL reward function for one profile and weighting.
-
-    The function's ``__name__`` (what TRL logs) is ``<profile>_tool_call_reward``, followed by
-    the weights in percent when they are not the default.
-
-    Args:
-        profile: ``"seed"``, ``"strict"`` or ``"toolrl"``.
-        weights: Component weights for ``seed`` (see :func:`normalise_weights`).
-
-    Returns:
-        ``f(completions, label, tools=None, **kwargs) -> list[float]``.
-
-    Raises:
-        ToolGradeError: Unknown profile or invalid weights (checked here, not mid-training).
-
-    Example:
-        >>> reward = get_tool_call_reward("seed", {"json_parse": 1, "semantic": 3})
-        >>> reward.__name__
-        'seed_tool_call_reward_json_parse25_semantic75'
-        >>> reward(['{"name": "f", "arguments": {"x": 2}}'],
-        ...     label=[[{"name": "f", "arguments": {"x": 1}}]])
-        [0.25]
-    """
-    chosen = resolve_profile(profile)
-    normalised = normalise_weights(weights)
-
-    def tool_call_reward(
-        completions: Sequence[Any], label: Sequence[Any], tools: Any = None, **kwargs: Any
-    ) -> list[float]:
-        return [b.reward for b in _breakdowns(completions, label, tools, normalised, chosen)]
-
-    name = f"{chosen.value}_tool_call_reward"
-    if normalised != DEFAULT_WEIGHTS:
-        name += "".join(
-            f"_{component}{round(weight * 100)}"
-            for component, weight in normalised.items()
-            if weight > 0
-        )
-    tool_call_reward.__name__ = tool_call_reward.__qualname__ = name
-    tool_call_reward.__doc__ = (
-        f"Tool-call reward, profile {chosen.value!r}, weights {normalised} (TRL signature)."
-    )
-    return tool_call_reward

@@ -35,9 +35,11 @@ class RewardRequest(BaseModel):
     query: list[str] | None = Field(
         default=None, description="OpenRLHF: prompt + response decoded together."
     )
+    # No minimum length: OpenRLHF shards a batch over a list of reward URLs and a shard can be
+    # empty; an empty batch answers empty lists.
     labels: list[Any] = Field(
-        min_length=1,
-        description='A reference, or {"reference"|"answers": ..., "tools": ...} per completion.',
+        description='A reference, or {"reference"|"answers": ..., "tools": ...} per completion; '
+        "an empty list answers empty lists.",
     )
     tools: Any = Field(default=None, description="Tools for labels that carry none.")
     weights: dict[str, float] | None = Field(

@@ -117,6 +117,8 @@ def resolve_completions(request: RewardRequest) -> Sequence[Any]:
             or a query whose response cannot be located.
     """
     count = len(request.labels)
+    if count == 0 and not request.completions and not request.query:
+        return []
     if request.completions is not None:
         _check_length("completions", len(request.completions), count)
         return request.completions

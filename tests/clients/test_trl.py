@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from clients import (
+    LocalRewardFunction,
     RetryPolicy,
     RewardServiceError,
     SyncToolGradeRewardFunction,
@@ -22,23 +24,30 @@ from clients import (
     ToolGradeRewardFunction,
     make_trl_reward_function,
 )
+from service.core.errors import InvalidWeightsError, ToolGradeError
+from service.core.rewards import REWARD_COMPONENTS
 from tests.fixtures.servers import LiveServer, free_port, start_server
 from tests.service.http_cases import CASES, REFERENCE, WEATHER_TOOL
 
 FAST = RetryPolicy(max_retries=2, initial_backoff_s=0.05, max_backoff_s=0.2, jitter_s=0.0)
-COMPONENTS = ("json_parse", "schema_hit", "exec", "semantic")
+COMPONENTS = REWARD_COMPONENTS
 
 
 class TrainerState:
     """Stands for TRL's trainer_state: an object JSON cannot encode."""
 
 
-def trl_kwargs(metrics: list[tuple[str, float]], **columns: Any) -> dict[str, Any]:
+def trl_kwargs(
+    metrics: list[tuple[str, float]],
+    extra: dict[str, list[Any]] | None = None,
+    **columns: Any,
+) -> dict[str, Any]:
     """What GRPOTrainer passes besides prompts/completions: columns and three runtime hooks."""
+    extra_columns = extra if extra is not None else {}
     return {
         **columns,
         "trainer_state": TrainerState(),
-        "log_extra": lambda column, values: None,
+        "log_extra": lambda column, values: extra_columns.setdefault(column, []).extend(values),
         "log_metric": lambda name, value: metrics.append((name, value)),
     }
 
@@ -199,3 +208,137 @@ def _rewards_computed(server: LiveServer) -> float:
         for line in text.splitlines()
         if line.startswith("toolgrade_rewards_computed_total")
     )
+
+
+# --- one factory, three sources; pickling; per-completion components; unlabelled rows ----------
+
+
+def reward_sources(base_url: str) -> list[Any]:
+    """The in-process, blocking-HTTP and async-HTTP reward functions, all from one factory."""
+    return [
+        make_trl_reward_function(None, tools=[WEATHER_TOOL]),
+        make_trl_reward_function(base_url, tools=[WEATHER_TOOL], api_key=""),
+        make_trl_reward_function(base_url, tools=[WEATHER_TOOL], api_key="", asynchronous=True),
+    ]
+
+
+def call_reward(reward: Any, **kwargs: Any) -> Any:
+    result = reward(**kwargs)
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+
+def test_every_source_logs_each_completions_components_and_skips_unlabelled_rows(
+    scoring_server: LiveServer,
+) -> None:
+    """Multi-task rows: a None label gets a None reward (TRL leaves it out of the loss) and a
+    None in each log_extra column; the labelled rows get the hand-computed numbers."""
+    completions = [CASES[0].completion, "from another task", CASES[1].completion]
+    labels = [REFERENCE, None, REFERENCE]
+    for reward in reward_sources(scoring_server.base_url):
+        metrics: list[tuple[str, float]] = []
+        extra: dict[str, list[Any]] = {}
+        rewards = call_reward(
+            reward,
+            prompts=["p"] * 3,
+            completions=completions,
+            completion_ids=None,
+            **trl_kwargs(metrics, extra, label=labels),
+        )
+        assert rewards == [
+            pytest.approx(CASES[0].seed_reward),
+            None,
+            pytest.approx(CASES[1].seed_reward),
+        ]
+        assert set(extra) == {f"toolgrade/{component}" for component in COMPONENTS}
+        for component in COMPONENTS:
+            first, second = getattr(CASES[0], component), getattr(CASES[1], component)
+            assert extra[f"toolgrade/{component}"] == [first, None, second]
+            assert dict(metrics)[f"toolgrade/{component}"] == pytest.approx((first + second) / 2)
+
+
+def test_a_batch_without_any_label_sends_nothing_and_returns_nones() -> None:
+    # The URL is closed: a request would fail, so None answers prove none was sent.
+    url = f"http://127.0.0.1:{free_port()}"
+    for reward in reward_sources(url):
+        assert call_reward(reward, completions=["a", "b"], label=[None, None]) == [None, None]
+
+
+def test_every_reward_function_pickles_after_use(scoring_server: LiveServer) -> None:
+    """TRL's async GRPO trainer pickles reward functions into its scoring process: each one
+    pickles before and after its HTTP client exists, and the copy scores the same."""
+    kwargs = {"completions": [CASES[1].completion], "label": [REFERENCE]}
+    for reward in reward_sources(scoring_server.base_url):
+        fresh_copy = pickle.loads(pickle.dumps(reward))
+        expected = call_reward(reward, **kwargs)  # opens the client
+        used_copy = pickle.loads(pickle.dumps(reward))
+        assert used_copy.__name__ == reward.__name__ == "toolgrade_seed_reward"
+        assert call_reward(fresh_copy, **kwargs) == call_reward(used_copy, **kwargs) == expected
+        assert expected == [pytest.approx(CASES[1].seed_reward)]
+
+
+def test_factory_names_profiles_and_rejects_bad_configuration_up_front() -> None:
+    completion = [CASES[1].completion]
+    assert make_trl_reward_function(None, profile="toolrl").__name__ == "toolgrade_toolrl_reward"
+    strict = LocalRewardFunction(profile="strict", tools=[WEATHER_TOOL])
+    semantic_only = LocalRewardFunction(weights={"semantic": 1}, tools=[WEATHER_TOOL])
+    assert strict(completions=completion, label=[REFERENCE]) == [0.0]
+    assert semantic_only(completions=completion, label=[REFERENCE]) == [
+        pytest.approx(CASES[1].semantic)
+    ]
+    with pytest.raises(InvalidWeightsError):
+        make_trl_reward_function(None, weights={"semantic": -1})
+    with pytest.raises(ToolGradeError):
+        make_trl_reward_function("http://127.0.0.1:1", profile="nope")
+    with pytest.raises(TypeError, match="api_key"):
+        make_trl_reward_function(None, api_key="k")
+
+
+def test_in_process_reward_rejects_a_malformed_label_loudly() -> None:
+    reward = LocalRewardFunction()
+    with pytest.raises(RewardServiceError, match="rejected the batch"):
+        reward(completions=["c"], label=[{"not": "a", "reference": 5}])
+
+
+@pytest.mark.slow
+def test_grpo_trainer_step_with_a_pickled_and_restored_sync_reward(
+    scoring_server: LiveServer, tiny_model_dir: Path, grpo_dataset: Any, tmp_path: Path
+) -> None:
+    """The blocking reward function, pickled and restored (as TRL's async trainer does), inside
+    a real GRPO step: TRL calls it, the service rewards both completions, the components reach
+    TRL's logs and its completions table."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    original = SyncToolGradeRewardFunction(
+        scoring_server.base_url, tools=[WEATHER_TOOL], api_key=""
+    )
+    restored = pickle.loads(pickle.dumps(original))
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=8,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=0,
+    )
+    trainer = GRPOTrainer(
+        model=str(tiny_model_dir), reward_funcs=[restored], args=args, train_dataset=grpo_dataset
+    )
+    rewarded_before = _rewards_computed(scoring_server)
+    trainer.train()
+    restored.close()
+    assert _rewards_computed(scoring_server) - rewarded_before == 2
+    logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
+    assert logged["rewards/toolgrade_seed_reward/mean"] == pytest.approx(logged["reward"])
+    for component in COMPONENTS:
+        assert 0.0 <= logged[f"toolgrade/{component}"] <= 1.0
+    # TRL's completions table holds each completion's components (log_extra).
+    table = trainer._logs["extra"]
+    for component in COMPONENTS:
+        assert len(table[f"toolgrade/{component}"]) == 2
+        assert all(0.0 <= value <= 1.0 for value in table[f"toolgrade/{component}"])

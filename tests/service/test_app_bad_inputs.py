@@ -249,11 +249,11 @@ CATALOGUE = [
     ),
     # --- empty lists and oversize batches ----------------------------------------------------
     BadRequest(
-        "empty_labels",
+        "empty_batch_with_stray_completions",
         400,
-        "request:too_short",
-        json_body={"completions": [], "labels": []},
-        param="labels",
+        "reward:length_mismatch",
+        json_body={"completions": ["x"], "labels": []},
+        param="completions",
     ),
     BadRequest(
         "empty_items", 400, "request:too_short", path="/score", json_body={"items": []}

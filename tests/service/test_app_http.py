@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from clients import AsyncToolGradeClient, ToolGradeClient
+from service.core.rewards import REWARD_COMPONENTS
 from tests.fixtures.servers import LiveServer
 from tests.service.http_cases import CASES, REFERENCE, WEATHER_TOOL, hermes
 
-COMPONENTS = ("json_parse", "schema_hit", "exec", "semantic")
+COMPONENTS = REWARD_COMPONENTS
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,18 @@ def test_reward_takes_openrlhf_query_minus_prompt(scoring_server: LiveServer) ->
     assert payload["rewards"] == pytest.approx([1.0, 5 / 12, 0.0])
     assert payload["scores"] == payload["rewards"]
     assert payload["extra_logs"]["schema_hit"] == [1.0, 0.0, 0.0]
+
+
+def test_an_empty_reward_batch_answers_empty_lists(scoring_server: LiveServer) -> None:
+    """OpenRLHF sends an empty shard to each extra URL of its list when the batch is small."""
+    body = {"query": [], "prompts": [], "labels": []}
+    response = httpx.post(f"{scoring_server.base_url}/reward", json=body, timeout=30)
+    assert response.status_code == 200
+    assert response.json() == {
+        "rewards": [],
+        "scores": [],
+        "extra_logs": {component: [] for component in COMPONENTS},
+    }
 
 
 def test_reward_without_prompts_reads_after_the_last_assistant_header(

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.core.rewards import REWARD_COMPONENTS
 from tests.fixtures.models import ENGINE_STARTUP_TIMEOUT_S, engine_server_env, requires_vllm
 from tests.fixtures.servers import start_server
 from tests.training.conftest import SYNTH_ROWS
@@ -24,7 +25,7 @@ from training.prepare import PrepareReport, llamafactory_violation
 from training.sft import SFTResult
 
 GREEDY_TOKENS = 8
-COMPONENTS = ("json_parse", "schema_hit", "exec", "semantic")
+COMPONENTS = REWARD_COMPONENTS
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

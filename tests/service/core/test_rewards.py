@@ -17,13 +17,8 @@ from service.core.rewards import (
     RewardBreakdown,
     RewardProfile,
     compute_rewards,
-    exec_reward,
-    get_tool_call_reward,
-    json_parse_reward,
     normalise_weights,
     resolve_label,
-    schema_hit_reward,
-    semantic_reward,
 )
 from tests.service.core.tool_schemas import GET_USER, get_weather
 
@@ -377,65 +372,6 @@ def test_compute_rewards_is_thread_safe() -> None:
 
 
 # --- TRL reward functions -----------------------------------------------------------------------
-
-
-def trl_call(function: Any, completions: list[Any], labels: list[Any], **columns: Any) -> Any:
-    # The keyword arguments GRPOTrainer passes (field notes, TRL 1.16).
-    return function(
-        prompts=["p"] * len(completions),
-        completions=completions,
-        completion_ids=[[1, 2]] * len(completions),
-        label=labels,
-        trainer_state=object(),
-        log_extra=lambda *args: None,
-        log_metric=lambda *args: None,
-        **columns,
-    )
-
-
-def test_component_reward_functions_with_trl_arguments() -> None:
-    completions = [
-        hermes(call("get_user", name="Ann", age="30")),
-        hermes(call("get_user", name="Ann")),
-    ]
-    labels = [ANN, ANN]
-
-    assert trl_call(json_parse_reward, completions, labels, tools=TOOLS) == [1.0, 1.0]
-    assert trl_call(schema_hit_reward, completions, labels, tools=TOOLS) == [1.0, 0.0]
-    assert trl_call(exec_reward, completions, labels, tools=TOOLS) == [0.0, 0.0]
-    # Second: one pair given, right; two expected → P 1, R 1/2, F1 2/3.
-    assert trl_call(semantic_reward, completions, labels, tools=TOOLS) == pytest.approx(
-        [0.5, 2 / 3]
-    )
-
-
-def test_per_row_tools_column() -> None:
-    completions = [hermes(call("get_user", name="Ann", age=30))] * 2
-    tools_column = [json.dumps([GET_USER]), [GET_WEATHER]]  # the second row lacks get_user
-
-    assert trl_call(exec_reward, completions, [ANN, ANN], tools=tools_column) == [1.0, 0.0]
-
-
-def test_tool_call_reward_factory_names_and_profiles() -> None:
-    seed = get_tool_call_reward()
-    strict = get_tool_call_reward("strict")
-    weighted = get_tool_call_reward(weights={"semantic": 1, "exec": 1})
-    completion = [hermes(call("get_user", name="Ann", age="30"))]
-
-    assert seed.__name__ == "seed_tool_call_reward"
-    assert strict.__name__ == "strict_tool_call_reward"
-    assert get_tool_call_reward("toolrl").__name__ == "toolrl_tool_call_reward"
-    assert weighted.__name__ == "seed_tool_call_reward_exec50_semantic50"
-    assert trl_call(seed, completion, [ANN], tools=TOOLS) == [0.625]
-    assert trl_call(strict, completion, [ANN], tools=TOOLS) == [0.0]
-    assert trl_call(weighted, completion, [ANN], tools=TOOLS) == [0.25]
-
-
-def test_factory_rejects_bad_configuration_up_front() -> None:
-    with pytest.raises(InvalidWeightsError):
-        get_tool_call_reward(weights={"semantic": -1})
-    with pytest.raises(ToolGradeError):
-        get_tool_call_reward("nope")
 
 
 # --- properties -------------------------------------------------------------------------------
