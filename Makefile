@@ -32,4 +32,4 @@ test: install
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/score_throughput.py
+	$(BIN)/python -m bench.score_throughput

@@ -33,7 +33,7 @@ and ``--lora-rank`` exercise).
 
 Usage::
 
-    python bench/demo_pipeline.py [--sft-seconds 540] [--grpo-steps 6] [--eval-rows 100]
+    python -m bench.demo_pipeline [--sft-seconds 540] [--grpo-steps 6] [--eval-rows 100]
 """
 
 from __future__ import annotations
@@ -41,24 +41,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from models.default_model import (  # noqa: E402
+from models.default_model import (
     BUILD_INFO_FILE,
+    DEFAULT_CACHE_DIR,
     DEMO_MODEL_NAME,
     ensure_tiny_qwen3,
     read_build_info,
 )
-from service.core.metrics import score_item, summarise  # noqa: E402
-from service.core.rewards import compute_rewards  # noqa: E402
-from training.config import (  # noqa: E402
+from service.core.metrics import score_item, summarise
+from service.core.rewards import compute_rewards
+from training.config import (
     GRPOJobConfig,
     LoraSettings,
     MergeConfig,
@@ -66,11 +63,11 @@ from training.config import (  # noqa: E402
     RewardSettings,
     SFTJobConfig,
 )
-from training.grpo import run_grpo  # noqa: E402
-from training.merge import run_merge  # noqa: E402
-from training.prepare import prepare_dataset  # noqa: E402
-from training.sft import run_sft  # noqa: E402
-from training.synth import SynthOptions, generate_rows, write_jsonl  # noqa: E402
+from training.grpo import run_grpo
+from training.merge import run_merge
+from training.prepare import prepare_dataset
+from training.sft import run_sft
+from training.synth import SynthOptions, generate_rows, write_jsonl
 
 MODEL_SHAPE = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "num_kv_heads": 2,
                "intermediate_size": 256}  # fmt: skip
@@ -112,9 +109,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Torch CPU threads. 1 by default: on a shared CPU, OpenMP threads that wait for a "
         "core spin, and two contended threads ran a step 4-10x slower than one.",
     )
-    parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".cache" / "demo-run")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_CACHE_DIR / "demo-run")
     parser.add_argument(
-        "--demo-dir", type=Path, default=REPO_ROOT / ".cache" / "models" / DEMO_MODEL_NAME
+        "--demo-dir", type=Path, default=DEFAULT_CACHE_DIR / "models" / DEMO_MODEL_NAME
     )
     return parser.parse_args(argv)
 

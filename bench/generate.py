@@ -17,7 +17,7 @@ Target: vLLM ≥ 1.5× transformers at concurrency 32.
 
 Usage::
 
-    python bench/generate.py [--model DIR] [--dtype float32] [--max-tokens 64] [--rounds 3]
+    python -m bench.generate [--model DIR] [--dtype float32] [--max-tokens 64] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,16 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from service.config import Settings  # noqa: E402
+from service.config import Settings
 
 CONCURRENCIES = (1, 32)
 QUESTIONS = [

@@ -18,7 +18,7 @@ Prints rewards/s for both, HTTP p50/p99 latency, and the ratio HTTP / in-process
 
 Usage::
 
-    python bench/http_reward.py [--duration 10] [--batch 256] [--concurrency 4] [--workers 1]
+    python -m bench.http_reward [--duration 10] [--batch 256] [--concurrency 4] [--workers 1]
                                 [--rounds 5]
 """
 
@@ -41,10 +41,9 @@ from typing import Any
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from service.core.rewards import compute_rewards
 
-from service.core.rewards import compute_rewards  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TOOLS: list[dict[str, Any]] = [
     {

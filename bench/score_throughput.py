@@ -1,7 +1,7 @@
 """Scoring throughput: ToolGrade's full verdict vs BFCL's AST checker, side by side, one core.
 
 Both judge the same candidate set, built from BFCL's shipped data (correct answers and
-systematic perturbations, ``tests/service/core/bfcl_candidates.py``):
+systematic perturbations, ``bench/bfcl_candidates.py``):
 
 * **BFCL** — ``ast_checker`` on the decoded model output (its ``valid`` verdict only);
 * **ToolGrade** — :func:`service.core.metrics.score_item`: parse the prediction, normalise the
@@ -26,7 +26,7 @@ building the results alone costs ≈ 0.8 of the 2× budget (≈ 3.5 µs of 4.2 �
 
 Usage::
 
-    python bench/score_throughput.py [--repeats 5] [--limit N] [--profile]
+    python -m bench.score_throughput [--repeats 5] [--limit N] [--profile]
 """
 
 from __future__ import annotations
@@ -37,10 +37,8 @@ import gc
 import json
 import os
 import pstats
-import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -49,21 +47,18 @@ import orjson
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
+from bench.bfcl_candidates import (  # noqa: E402
+    BfclCandidate,
+    bfcl_checker,
+    generate_candidates,
+    load_bfcl_items,
+)
 from service.core.matching import argument_overlap, match_calls  # noqa: E402
 from service.core.metrics import BatchScorer, ItemScore, check_call_schema, score_item  # noqa: E402
 from service.core.parsing import parse_calls  # noqa: E402
 from service.core.references import normalise_reference  # noqa: E402
 from service.core.schema import normalise_tools  # noqa: E402
 from service.core.types import ToolCall  # noqa: E402
-from tests.service.core.bfcl_candidates import (  # noqa: E402
-    BfclCandidate,
-    bfcl_checker,
-    generate_candidates,
-    load_bfcl_items,
-)
 
 
 def pin_to_one_core() -> str:

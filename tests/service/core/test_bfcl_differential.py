@@ -21,11 +21,7 @@ from typing import Any
 
 import pytest
 
-from service.core.matching import argument_overlap, check_call, judge_calls, match_calls
-from service.core.metrics import score_item, score_items
-from service.core.schema import normalise_tools
-from service.core.types import MatchResult, Reference, ToolCall, ToolSpec
-from tests.service.core.bfcl_candidates import (
+from bench.bfcl_candidates import (
     BfclCandidate,
     BfclItem,
     bfcl_checker,
@@ -34,6 +30,10 @@ from tests.service.core.bfcl_candidates import (
     reference_from_possible_answer,
     tool_calls_from_prediction,
 )
+from service.core.matching import argument_overlap, check_call, judge_calls, match_calls
+from service.core.metrics import score_item, score_items
+from service.core.schema import normalise_tools
+from service.core.types import MatchResult, Reference, ToolCall, ToolSpec
 
 pytest.importorskip("bfcl_eval", reason="bfcl-eval is the differential-test anchor")
 

@@ -1,7 +1,7 @@
 """Candidate predictions built from BFCL's shipped data, and BFCL's own checker to judge them.
 
-Used by the differential test (``test_bfcl_differential.py``) and by
-``bench/score_throughput.py``, which times BFCL's checker and ToolGrade on the same set.
+Used by the differential test (``tests/service/core/test_bfcl_differential.py``) and by
+``python -m bench.score_throughput``, which times BFCL's checker and ToolGrade on the same set.
 
 Each :class:`BfclCandidate` carries the item's tools and possible answer in BFCL's raw form,
 the prediction both as ToolGrade receives it (``prediction``: ``[{"name", "arguments"}]``,
