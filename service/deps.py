@@ -12,7 +12,7 @@ from service.config import Settings
 
 # The protocol only (dataclasses and a Protocol): cheap, and no vLLM import.
 from service.engine.base import GenerationEngine
-from service.errors import EngineUnavailableError
+from service.engine.errors import EngineUnavailableError
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
 

@@ -1,4 +1,4 @@
-"""Errors the HTTP layer raises about a request itself (auth, size, JSON, batch, engine).
+"""Errors the HTTP layer raises about a request itself (auth, size, JSON, batch).
 
 They subclass :class:`service.core.errors.ToolGradeError`, so the one module that builds error
 responses (:mod:`service.exception_handlers`) maps them to the OpenAI envelope like any core
@@ -31,10 +31,3 @@ class InvalidJSONError(ToolGradeError):
 
 class BatchTooLargeError(ToolGradeError):
     """More items in one request than ``Settings.max_batch_items``."""
-
-
-class EngineUnavailableError(ToolGradeError):
-    """Generation was asked for but no engine is usable (scoring-only, loading or failed)."""
-
-    status_code = 503
-    error_type = "service_unavailable_error"

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from service.core.errors import ToolGradeError
-from service.errors import EngineUnavailableError
+from service.engine.errors import EngineUnavailableError
 from service.logging_config import REQUEST_ID_HEADER, current_request_id
 
 logger = logging.getLogger("toolgrade.errors")

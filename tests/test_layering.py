@@ -1,8 +1,28 @@
-"""``service.core`` stays pure: no web framework, no torch, no inference engine.
+"""Imports point inward, towards ``service.core``: every allowed arrow between the parts.
 
-Two independent proofs: a fresh interpreter imports every core module and watches every import
-attempt (even one swallowed by ``try/except ImportError``), and a static scan of the sources
-finds no import statement or ``import_module("...")`` call naming a forbidden package.
+The parts, innermost first, and what each may import of the repository:
+
+=====================  ===================================================================
+part                   may import
+=====================  ===================================================================
+``service.core``       nothing (pure: no web framework, no torch, no inference engine)
+``models``             nothing (the default model's builder; reads no settings)
+``service.protocol``   core
+``service.config``     models (the server's settings)
+``service.engine``     core, config, models
+serving (``service``)  core, protocol, config, engine, models
+``clients``            core, protocol
+``training``           core, models, clients (its own settings: never ``service.config``)
+``toolgrade``          every part but bench and tests (the CLI's composition root)
+``bench``              every part but tests and the composition root
+``tests``              everything
+=====================  ===================================================================
+
+Two independent proofs keep the core pure: a fresh interpreter imports every core module and
+watches every import attempt (even one swallowed by ``try/except ImportError``), and a static
+scan finds no import naming a forbidden package. The arrows between parts are checked by the same
+static scan over every module; controls show the scan catching a wrong import in a synthetic
+source.
 """
 
 from __future__ import annotations
@@ -21,6 +41,25 @@ import service.core
 FORBIDDEN = ("fastapi", "starlette", "torch", "vllm", "transformers")
 CORE_DIR = Path(service.core.__file__).parent
 REPO_ROOT = CORE_DIR.parents[1]
+
+# Each part is named by its module prefix; a module belongs to the longest prefix it starts with.
+ALLOWED: dict[str, frozenset[str]] = {
+    "service.core": frozenset(),
+    "models": frozenset(),
+    "service.protocol": frozenset({"service.core"}),
+    "service.config": frozenset({"models"}),
+    "service.engine": frozenset({"service.core", "service.config", "models"}),
+    "service": frozenset(
+        {"service.core", "service.protocol", "service.config", "service.engine", "models"}
+    ),
+    "clients": frozenset({"service.core", "service.protocol"}),
+    "training": frozenset({"service.core", "models", "clients"}),
+}
+_INNER_PARTS = frozenset(ALLOWED)
+ALLOWED["toolgrade"] = _INNER_PARTS
+ALLOWED["bench"] = _INNER_PARTS
+ALLOWED["tests"] = _INNER_PARTS | {"toolgrade", "bench"}
+TOP_LEVEL_PARTS = sorted({part.split(".")[0] for part in ALLOWED})
 
 # Runs in a fresh interpreter: records every attempt to import a forbidden package, then imports
 # every module under service.core and prints what it saw.
@@ -75,14 +114,22 @@ def test_probe_detects_a_package_the_core_does_import() -> None:
     assert "numpy" in result["loaded"]
 
 
-def _imported_names(source: str) -> list[str]:
-    """Every module a source file names in an import statement or a dynamic import call."""
+def _imported_names(source: str, module: str = "") -> list[str]:
+    """Every module (or module attribute) a source names in an import or a dynamic import call.
+
+    ``from a.b import c`` gives ``a.b.c`` (``c`` may be a submodule); relative imports are resolved
+    against ``module``, the dotted name of the source's own module.
+    """
     names: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")[: -node.level]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.extend(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
         elif isinstance(node, ast.Call):
             function = node.func
             called = getattr(function, "attr", None) or getattr(function, "id", None)
@@ -113,9 +160,17 @@ def test_source_scan_sees_every_import_form() -> None:
         "    importlib.import_module('fastapi')\n"
         "    __import__('starlette.routing')\n"
         "from . import sibling\n"
+        "from ..engine import base\n"
     )
 
-    assert sorted(_imported_names(source)) == ["fastapi", "starlette.routing", "torch.nn", "vllm"]
+    assert sorted(_imported_names(source, "service.core.parsing.hermes")) == [
+        "fastapi",
+        "service.core.engine.base",
+        "service.core.parsing.sibling",
+        "starlette.routing",
+        "torch.nn",
+        "vllm.LLM",
+    ]
 
 
 def test_every_core_module_is_scanned() -> None:
@@ -126,3 +181,100 @@ def test_every_core_module_is_scanned() -> None:
     walked = {m.name for m in pkgutil.walk_packages(service.core.__path__, "service.core.")}
 
     assert {"service.core.metrics", "service.core.rewards"} <= walked <= scanned
+
+
+def part_of(module: str) -> str | None:
+    """The part a dotted module name belongs to: the longest prefix in ``ALLOWED``."""
+    matches = [part for part in ALLOWED if module == part or module.startswith(part + ".")]
+    return max(matches, key=len, default=None)
+
+
+def wrong_arrows(module: str, source: str) -> list[str]:
+    """The imports in ``source`` (the text of ``module``) that its part may not make."""
+    own = part_of(module)
+    assert own is not None, f"{module} belongs to no part"
+    wrong = []
+    for name in _imported_names(source, module):
+        target = part_of(name)
+        if target is not None and target != own and target not in ALLOWED[own]:
+            wrong.append(f"{module} imports {name} ({own} -> {target})")
+    return wrong
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _sources(top_level: str) -> list[Path]:
+    return sorted((REPO_ROOT / top_level).rglob("*.py"))
+
+
+@pytest.mark.parametrize("top_level", TOP_LEVEL_PARTS)
+def test_every_import_follows_an_allowed_arrow(top_level: str) -> None:
+    sources = _sources(top_level)
+    wrong = [
+        arrow
+        for path in sources
+        for arrow in wrong_arrows(_module_name(path), path.read_text(encoding="utf-8"))
+    ]
+
+    assert sources, f"nothing scanned under {top_level}/"
+    assert wrong == []
+
+
+def test_every_package_of_the_repository_has_a_part() -> None:
+    packages = {
+        path.parent.name
+        for path in REPO_ROOT.glob("*/__init__.py")
+        if not path.parent.name.startswith(".")
+    }
+
+    assert packages == set(TOP_LEVEL_PARTS)
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "arrow"),
+    [
+        # A training job reading the server's settings, hidden in a function body.
+        (
+            "training.job",
+            "def run():\n    from service.config import get_settings\n",
+            "training -> service.config",
+        ),
+        # The core reaching out to the serving layer through a relative import.
+        (
+            "service.core.parsing.text",
+            "from ...serving import scoring\n",
+            "service.core -> service",
+        ),
+        # The engine importing a client; a client importing the serving layer.
+        ("service.engine.base", "import clients.http\n", "service.engine -> clients"),
+        ("clients.trl", "from service import deps\n", "clients -> service"),
+        # The model builder reading server settings; bench importing test helpers.
+        (
+            "models.default_model",
+            "from service.config import Settings\n",
+            "models -> service.config",
+        ),
+        ("bench.generate", "from tests.fixtures import servers\n", "bench -> tests"),
+    ],
+)
+def test_a_wrong_import_is_caught(module: str, source: str, arrow: str) -> None:
+    # Controls: each synthetic source makes one import its part may not make.
+    wrong = wrong_arrows(module, source)
+
+    assert len(wrong) == 1
+    assert wrong[0].endswith(f"({arrow})")
+
+
+def test_allowed_imports_pass() -> None:
+    source = (
+        "from service.core.metrics import score_item\n"
+        "from models.default_model import ensure_default_model\n"
+        "from clients.trl import make_reward_function\n"
+        "import json, torch\n"
+        "from training.config import SFTJobConfig\n"
+    )
+
+    assert wrong_arrows("training.sft", source) == []

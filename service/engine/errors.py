@@ -2,7 +2,7 @@
 
 Request problems subclass :class:`~service.core.errors.ToolGradeError` (400 unless stated), so
 :mod:`service.exception_handlers` turns them into OpenAI's envelope; an engine that cannot
-serve raises :class:`service.errors.EngineUnavailableError` (503). Problems with the *server's*
+serve raises :class:`EngineUnavailableError` (503). Problems with the *server's*
 configuration (a missing model, an adapter whose rank exceeds ``max_lora_rank``) are
 :class:`EngineConfigurationError`: they stop the engine from loading, never reach a client.
 """
@@ -28,6 +28,13 @@ class InvalidChatRequestError(ToolGradeError):
 class UnsupportedParameterError(ToolGradeError):
     """A parameter this server does not implement, e.g. ``logprobs``
     (``request:unsupported_parameter``)."""
+
+
+class EngineUnavailableError(ToolGradeError):
+    """Generation was asked for but no engine is usable (scoring-only, loading or failed)."""
+
+    status_code = 503
+    error_type = "service_unavailable_error"
 
 
 class EngineConfigurationError(RuntimeError):

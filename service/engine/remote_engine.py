@@ -33,11 +33,11 @@ from service.engine.base import (
 )
 from service.engine.errors import (
     EngineConfigurationError,
+    EngineUnavailableError,
     InvalidChatRequestError,
     UnknownModelError,
 )
 from service.engine.tokenizer import ChatTokenizer
-from service.errors import EngineUnavailableError
 
 logger = logging.getLogger("toolgrade.engine")
 

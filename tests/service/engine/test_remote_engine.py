@@ -20,10 +20,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from service.config import Settings
 from service.engine.base import GenerationInput, SamplingOptions
-from service.engine.errors import EngineConfigurationError, UnknownModelError
+from service.engine.errors import (
+    EngineConfigurationError,
+    EngineUnavailableError,
+    UnknownModelError,
+)
 from service.engine.remote_engine import RemoteEngine
 from service.engine.transformers_engine import TransformersEngine
-from service.errors import EngineUnavailableError
 from service.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
 from service.serving.chat import ChatCompletionService
 
