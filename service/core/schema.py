@@ -14,29 +14,28 @@ Three input forms are understood, and may be mixed in one list:
   Schema by :func:`xlam_type_to_json_schema`. xLAM has no ``required`` list: a parameter is
   required unless its type ends in ``, optional`` or it declares a ``default``.
 
-Every distinct tool (by canonical JSON) is normalised once and cached; every distinct JSON Schema
-gets one ``jsonschema`` Draft 2020-12 validator (format checking off), also cached. A caller
-written JSON Schema is checked against the metaschema once, when first seen. Normalised specs
-are shared between callers: treat them as read-only.
+Every distinct tool (by canonical JSON) is normalised once and cached. Its JSON Schema is
+checked whole when the tool is first seen, by compiling its ``jsonschema-rs`` Draft 2020-12
+validator (format checking off): the meta-schema, every reference (a dangling ``$ref`` is
+refused) and every pattern. Compiled validators live in one bounded LRU cache keyed by the
+schema's canonical JSON without annotations. Normalised specs are shared between callers:
+treat them as read-only.
 
-Validation (:func:`validate_arguments`) is ``jsonschema``'s throughout; for the usual object
-schema it runs per parameter value (see ``_ArgumentsSchema``), which gives the same verdicts
-and labels at a fraction of the cost, and a parameter's verdict on a scalar value is remembered.
+Validation (:func:`validate_arguments`) is ``jsonschema-rs``'s; its error kinds map onto the
+``schema:*`` labels.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final
+from urllib.parse import quote
 
+import jsonschema_rs
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
 
 from service.core.errors import InvalidToolSchemaError
 from service.core.types import ToolSpec
@@ -122,7 +121,6 @@ _PY_MAPPINGS: Final = frozenset(
 _CACHE_LIMIT: Final = 65_536
 _TOOL_CACHE: dict[bytes, ToolSpec] = {}
 _TOOLS_STRING_CACHE: dict[str, dict[str, ToolSpec]] = {}
-_VALIDATOR_CACHE: dict[bytes, Validator] = {}
 _TOOLS_LIST_CACHE: dict[bytes, dict[str, ToolSpec]] = {}
 # Canonical JSON as for one tool; dataclasses (a ToolSpec) are not encoded but refused.
 _LIST_KEY_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -143,14 +141,6 @@ _KEYWORD_LABELS: Final[Mapping[str, str]] = {
     "enum": "schema:enum_mismatch",
     "const": "schema:enum_mismatch",
 }
-
-# Draft 2020-12, except that a tuple (Python call syntax may yield one) is a JSON array.
-_ArgumentsValidator: Final[Any] = extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "array", lambda _checker, instance: isinstance(instance, list | tuple)
-    ),
-)
 
 
 def _canonical_json(value: Any) -> bytes:
@@ -513,14 +503,6 @@ def _build_tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
         )
     if _is_json_schema_object(parameters):
         properties, required, json_schema = _from_json_schema(name, parameters)
-        # Only a caller-written JSON Schema can be malformed; xLAM schemas are built here.
-        try:
-            Draft202012Validator.check_schema(json_schema)
-        except SchemaError as error:
-            raise InvalidToolSchemaError(
-                f"tool {name!r}: parameters are not a valid JSON Schema: {error.message}",
-                label="schema:invalid_json_schema",
-            ) from error
     else:
         properties, required, json_schema = _from_xlam(name, parameters)
     return ToolSpec(
@@ -529,6 +511,7 @@ def _build_tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
         parameters=properties,
         required=required,
         json_schema=json_schema,
+        validator_key=check_json_schema(name, json_schema),
     )
 
 
@@ -680,103 +663,18 @@ def _from_xlam(
 # --------------------------------------------------------------------------------------------
 
 
-# Keywords that never affect validity; dropped from the schema a validator walks.
+# Keywords that never affect validity; dropped from the schema a validator is built from, so
+# tools that differ only in their prose share one validator.
 _ANNOTATIONS: Final = frozenset({"description", "title", "default", "examples", "$comment"})
-# Object schemas made only of these keywords validate parameter by parameter (below).
-_PER_PARAMETER_KEYWORDS: Final = frozenset(
-    {"type", "properties", "required", "additionalProperties"}
-)
-
-
-class _ParameterValidator:
-    """A parameter schema's validator that remembers its verdicts per distinct value.
-
-    Values repeat across the samples of one prompt and across items (enum members, small
-    numbers, common strings, the same list of cities); each is still judged by ``jsonschema``,
-    once. A verdict is the set of labels of the value's errors (empty: valid).
-
-    Scalars are remembered by ``(type, value)``. Lists and objects are remembered by their
-    JSON (``1``, ``1.0`` and ``true`` apart) together with a private copy decoded from it: a
-    hit needs ``==`` with that copy as well, which no tuple passes (a NaN neither), so only a
-    value of the very same content and types is ever answered from memory.
-    """
-
-    __slots__ = ("_scalar_labels", "_structured_labels", "validator")
-
-    def __init__(self, validator: Validator) -> None:
-        self.validator = validator
-        self._scalar_labels: dict[tuple[type, Any], frozenset[str]] = {}
-        self._structured_labels: dict[bytes, tuple[Any, frozenset[str]]] = {}
-
-    def labels(self, value: Any) -> frozenset[str]:
-        """The labels of ``value``'s validation errors against this schema; empty when valid."""
-        value_type = type(value)
-        if value_type in _MEMO_SCALARS:
-            if value_type is str and len(value) > _MEMO_MAX_CHARS:
-                return self._judge(value)
-            scalar_key = (value_type, value)  # the type keeps 1, 1.0 and True apart
-            labels = self._scalar_labels.get(scalar_key)
-            if labels is None:
-                labels = self._judge(value)
-                _remember(self._scalar_labels, scalar_key, labels, limit=_MEMO_LIMIT)
-            return labels
-        if value_type is not list and value_type is not dict:
-            return self._judge(value)
-        try:
-            key = orjson.dumps(value, option=_VALUE_KEY_OPTIONS)
-        except orjson.JSONEncodeError:  # not plain JSON (a tuple inside is fine; see below)
-            return self._judge(value)
-        if len(key) > _MEMO_MAX_CHARS:
-            return self._judge(value)
-        known = self._structured_labels.get(key)
-        if known is not None and known[0] == value:
-            return known[1]
-        labels = self._judge(value)
-        private_copy = orjson.loads(key)
-        if private_copy == value:
-            _remember(self._structured_labels, key, (private_copy, labels), limit=_MEMO_LIMIT)
-        return labels
-
-    def _judge(self, value: Any) -> frozenset[str]:
-        if self.validator.is_valid(value):
-            return _NO_LABELS
-        return frozenset(_label_for(error) for error in self.validator.iter_errors(value))
-
-
-_NO_LABELS: Final[frozenset[str]] = frozenset()
-_MEMO_LIMIT: Final = 4096
-_MEMO_MAX_CHARS: Final = 256
-# Exact JSON types only: a subclass, a dataclass or a date is refused, so never remembered.
-_VALUE_KEY_OPTIONS: Final = (
-    orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
-_MEMO_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-_PARAMETER_VALIDATORS: dict[bytes, _ParameterValidator] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class _ArgumentsSchema:
-    """How one tool's arguments are validated; built once per distinct JSON Schema.
-
-    ``whole`` validates the whole arguments object. The usual object schema (``properties``,
-    ``required`` and a boolean ``additionalProperties`` only) is instead validated along its
-    own structure: ``required`` and ``allowed`` (None: extra parameters allowed) are checked
-    as sets of names, and ``parameters`` holds one validator per parameter schema, shared
-    between tools — validating each value against its own schema is what ``properties``
-    means, without descending from the object on every call. Verdicts and labels are the
-    same either way (the tests compare them with a plain whole-schema validator).
-    """
-
-    whole: Validator
-    parameters: Mapping[str, _ParameterValidator] | None = None
-    required: frozenset[str] = frozenset()
-    allowed: frozenset[str] | None = None
-
-
-# id(json_schema) -> (json_schema, compiled); the schema is held so its id cannot be reused.
-_SCHEMA_BY_ID: dict[int, tuple[Mapping[str, Any], _ArgumentsSchema]] = {}
+# Compiled validators kept at once. A validator is cheap to rebuild (tens of µs) and a
+# long-running reward service may see a new schema with every request, so the cache is an LRU
+# of fixed size rather than a table that only grows.
+VALIDATOR_CACHE_SIZE: Final = 4096
+# Instance nesting allowed under a schema with references: a recursive reference lets the
+# validator descend as deep as the instance, on the native stack. JSON decoders stop near a
+# thousand levels; this keeps the same order of magnitude, far below what the stack holds.
+_MAX_DEPTH_UNDER_REFERENCES: Final = 1024
+_REPLACEMENT_CHARACTER: Final = "\ufffd"
 
 
 def _without_annotations(schema: Any) -> Any:
@@ -798,65 +696,94 @@ def _without_annotations(schema: Any) -> Any:
     return stripped
 
 
-def _validator(schema: Mapping[str, Any]) -> Validator:
-    """One validator per distinct (annotation-free) schema."""
-    key = _canonical_json(schema)
-    validator = _VALIDATOR_CACHE.get(key)
-    if validator is None:
-        validator = _ArgumentsValidator(schema)
-        _remember(_VALIDATOR_CACHE, key, validator)
-    return validator
+def _validator_key(json_schema: Mapping[str, Any]) -> bytes:
+    return _canonical_json(_without_annotations(json_schema))
 
 
-def _parameter_validator(schema: Mapping[str, Any]) -> _ParameterValidator:
-    key = _canonical_json(schema)
-    parameter_validator = _PARAMETER_VALIDATORS.get(key)
-    if parameter_validator is None:
-        parameter_validator = _ParameterValidator(_validator(schema))
-        _remember(_PARAMETER_VALIDATORS, key, parameter_validator)
-    return parameter_validator
+@lru_cache(maxsize=VALIDATOR_CACHE_SIZE)
+def _compiled_validator(key: bytes) -> jsonschema_rs.Validator:
+    """The Draft 2020-12 validator of the schema whose canonical JSON is ``key``.
+
+    Building it checks the schema whole: against the Draft 2020-12 meta-schema, every
+    reference resolved (offline: nothing is ever fetched) and every pattern compiled. Formats
+    are annotations only. Raises ``jsonschema_rs.ValidationError`` (or ``ReferencingError``)
+    for a schema that fails any of it.
+    """
+    schema = orjson.loads(key)
+    definitions = list(_definition_pointers(schema, ""))
+    existing = schema.get("allOf", [])
+    if definitions and isinstance(existing, list):
+        # The validator compiles what the schema reaches; a definition nothing references
+        # would go unchecked, so a throwaway copy references every one of them.
+        reaching = dict(schema)
+        reaching["allOf"] = [*existing, *({"$ref": f"#{pointer}"} for pointer in definitions)]
+        jsonschema_rs.Draft202012Validator(reaching, validate_formats=False, offline=True)
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=False, offline=True)
 
 
-def _arguments_schema(spec: ToolSpec) -> _ArgumentsSchema:
-    schema = spec.json_schema
-    entry = _SCHEMA_BY_ID.get(id(schema))
-    if entry is not None and entry[0] is schema:
-        return entry[1]
-    stripped = _without_annotations(schema)
-    compiled = _ArgumentsSchema(whole=_validator(stripped))
-    properties = stripped.get("properties", {})
-    additional = stripped.get("additionalProperties", True)
-    per_parameter = (
-        set(stripped) <= _PER_PARAMETER_KEYWORDS
-        and stripped.get("type") == "object"
-        and isinstance(additional, bool)
-        and isinstance(properties, Mapping)
-        # A reference would lose its target outside the whole schema.
-        and b'"$ref"' not in _canonical_json(properties)
-        and b'"$dynamicRef"' not in _canonical_json(properties)
-    )
-    if per_parameter:
-        compiled = _ArgumentsSchema(
-            whole=compiled.whole,
-            parameters={
-                name: _parameter_validator(parameter)
-                for name, parameter in properties.items()
-                if parameter  # {} accepts everything
-            },
-            required=frozenset(stripped.get("required", ())),
-            allowed=None if additional else frozenset(properties),
-        )
-    _remember(_SCHEMA_BY_ID, id(schema), (schema, compiled))
-    return compiled
+def _definition_pointers(schema: Any, pointer: str) -> Iterator[str]:
+    """URI-fragment JSON pointers of every ``$defs``/``definitions`` entry in ``schema``."""
+    if not isinstance(schema, Mapping):
+        return
+    for keyword, value in schema.items():
+        here = f"{pointer}/{_pointer_token(keyword)}"
+        if keyword in ("$defs", "definitions") and isinstance(value, Mapping):
+            for name, definition in value.items():
+                yield f"{here}/{_pointer_token(name)}"
+                yield from _definition_pointers(definition, f"{here}/{_pointer_token(name)}")
+        elif keyword in _SCHEMA_VALUED:
+            yield from _definition_pointers(value, here)
+        elif keyword in _SCHEMA_LIST_VALUED and isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _definition_pointers(item, f"{here}/{index}")
+        elif keyword in _SCHEMA_MAP_VALUED and isinstance(value, Mapping):
+            for name, item in value.items():
+                yield from _definition_pointers(item, f"{here}/{_pointer_token(name)}")
+
+
+def _pointer_token(name: str) -> str:
+    return quote(name.replace("~", "~0").replace("/", "~1"), safe="")
+
+
+def check_json_schema(tool_name: str, json_schema: Mapping[str, Any]) -> bytes:
+    """Check a tool's parameters schema whole and compile its validator; return its key.
+
+    Raises:
+        InvalidToolSchemaError: ``schema:invalid_json_schema`` when the schema breaks the
+            Draft 2020-12 meta-schema, holds a reference that does not resolve (a dangling
+            ``$ref``, a remote document) or a pattern that is not a regular expression.
+
+    Example:
+        >>> key = check_json_schema("f", {"type": "object", "properties": {}})
+        >>> dangling = {"type": "object", "properties": {"x": {"$ref": "#/$defs/x"}}}
+        >>> try:
+        ...     check_json_schema("f", dangling)
+        ... except InvalidToolSchemaError as error:
+        ...     print(error.label)
+        schema:invalid_json_schema
+    """
+    key = _validator_key(json_schema)
+    try:
+        _compiled_validator(key)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid schema"
+        raise InvalidToolSchemaError(
+            f"tool {tool_name!r}: parameters are not a valid JSON Schema: {reason}",
+            label="schema:invalid_json_schema",
+        ) from error
+    return key
 
 
 def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
     """Check that a call's arguments would execute against the tool's JSON Schema.
 
-    Validation uses ``jsonschema`` (Draft 2020-12, no format checking) with validators built
-    once per distinct schema. Required parameters, types, enums and unknown parameters all
-    count. JSON Schema's own rules apply: ``5.0`` is an integer, an int is a number, a boolean
-    is neither (and a tuple is an array).
+    Validation uses ``jsonschema-rs`` (Draft 2020-12, no format checking) with one compiled
+    validator per distinct schema, kept in a bounded LRU cache. Required parameters, types,
+    enums and unknown parameters all count. JSON Schema's own rules apply: ``5.0`` is an
+    integer, an int is a number, a boolean is neither (and a tuple is an array). Values JSON
+    cannot carry are judged as JSON would carry them where it can (a ``str`` subclass is a
+    string; a lone surrogate becomes U+FFFD); NaN and infinities are not numbers; a set, bytes
+    or a non-string key cannot be sent at all (``schema:type_mismatch``).
 
     Args:
         spec: the normalised tool.
@@ -881,52 +808,109 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
         return "schema:type_mismatch"
     if type(arguments) is not dict:
         arguments = dict(arguments)  # JSON Schema's "object" is a dict
-    compiled = _arguments_schema(spec)
+    key = spec.validator_key or check_json_schema(spec.name, spec.json_schema)
+    validator = _compiled_validator(key)
+    if (b'"$ref"' in key or b'"$dynamicRef"' in key) and _deeper_than(
+        arguments, _MAX_DEPTH_UNDER_REFERENCES
+    ):
+        return "schema:invalid_value"  # nested past anything a decoder or a tool accepts
     try:
-        return _validate(compiled, arguments)
+        return _labelled_verdict(validator, arguments)
+    except ValueError:
+        # Not plain JSON data (a str subclass, a lone surrogate, a set, a non-string key) or
+        # nested past the validator's own limit: judge what JSON would carry, if anything.
+        pass
+    try:
+        carried = _as_json_data(arguments)
+    except _NotJsonError:
+        return "schema:type_mismatch"
     except RecursionError:
-        # Model output nested beyond Python's recursion limit: it would not execute, and
-        # scoring never raises on model output.
+        return "schema:invalid_value"
+    try:
+        return _labelled_verdict(validator, carried)
+    except ValueError:
         return "schema:invalid_value"
 
 
-def _validate(compiled: _ArgumentsSchema, arguments: dict[str, Any]) -> str | None:
-    parameters = compiled.parameters
-    if parameters is None:
-        return _most_fundamental(
-            {_label_for(error) for error in compiled.whole.iter_errors(arguments)}
-        )
-    # The object's own keywords first: their labels outrank any value's.
-    names = arguments.keys()
-    if not names >= compiled.required:
-        return "schema:missing_required"
-    if compiled.allowed is not None and not names <= compiled.allowed:
-        return "schema:unknown_parameter"
-    labels: set[str] = set()
-    for name, value in arguments.items():
-        validator = parameters.get(name)
-        if validator is not None:
-            labels.update(validator.labels(value))
-    return _most_fundamental(labels)
+def _labelled_verdict(validator: jsonschema_rs.Validator, arguments: Any) -> str | None:
+    if validator.is_valid(arguments):
+        return None
+    labels = {_label_for(error) for error in validator.iter_errors(arguments)}
+    return next((label for label in _LABEL_PRIORITY if label in labels), "schema:invalid_value")
 
 
-def _most_fundamental(labels: set[str]) -> str | None:
-    return next((label for label in _LABEL_PRIORITY if label in labels), None)
-
-
-def _label_for(error: ValidationError) -> str:
+def _label_for(error: jsonschema_rs.ValidationError) -> str:
     """Label of one validation error; combinators are labelled by their best sub-error."""
-    keyword = str(error.validator)
+    kind = error.kind
+    keyword = kind.name
     if keyword in _KEYWORD_LABELS:
         return _KEYWORD_LABELS[keyword]
-    if keyword in ("anyOf", "oneOf", "allOf") and error.context:
-        labels = {_label_for(sub_error) for sub_error in _shallowest(error.context)}
-        # Every branch failed: the least fundamental failure says how close the value came.
-        return next(label for label in reversed(_LABEL_PRIORITY) if label in labels)
+    context = getattr(kind, "context", None)
+    if keyword in _COMBINATORS and context:
+        sub_errors = [sub_error for branch in context for sub_error in branch]
+        if sub_errors:
+            depth = min(len(sub_error.instance_path) for sub_error in sub_errors)
+            labels = {
+                _label_for(sub_error)
+                for sub_error in sub_errors
+                if len(sub_error.instance_path) == depth
+            }
+            # Every branch failed: the least fundamental failure says how close the value came.
+            return next(label for label in reversed(_LABEL_PRIORITY) if label in labels)
     return "schema:invalid_value"
 
 
-def _shallowest(errors: Iterable[ValidationError]) -> list[ValidationError]:
-    errors = list(errors)
-    depth = min(len(error.relative_path) for error in errors)
-    return [error for error in errors if len(error.relative_path) == depth]
+_COMBINATORS: Final = frozenset({"anyOf", "oneOf", "allOf"})
+
+
+class _NotJsonError(Exception):
+    """A value no JSON document can hold (a set, bytes, a non-string key, ...)."""
+
+
+def _as_json_data(value: Any) -> Any:
+    """``value`` as JSON would carry it: plain str/int/float/list/dict, valid Unicode."""
+    if isinstance(value, str):
+        text = str(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # One replacement character per lone surrogate keeps every length the same.
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            text = "".join(
+                _REPLACEMENT_CHARACTER if "\ud800" <= character <= "\udfff" else character
+                for character in text
+            )
+        return text
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [_as_json_data(item) for item in value]
+    if isinstance(value, Mapping):
+        carried: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotJsonError(f"object key {key!r} is not a string")
+            carried[_as_json_data(key)] = _as_json_data(item)
+        return carried
+    raise _NotJsonError(f"{type(value).__name__} is not JSON data")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/dicts nest more than ``limit`` levels in ``value`` (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, Mapping):
+            children: Iterable[Any] = current.values()
+        elif isinstance(current, list | tuple):
+            children = current
+        else:
+            continue
+        if depth >= limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False

@@ -47,7 +47,9 @@ class ToolSpec:
 
     ``parameters`` maps each parameter name to its JSON Schema; ``required`` is the set of
     parameters a call must supply; ``json_schema`` is the whole object schema used to validate
-    a call's arguments (``additionalProperties: false``).
+    a call's arguments (``additionalProperties: false``). ``validator_key`` is the canonical
+    JSON of that schema without annotations, the key under which its compiled validator is
+    cached (empty for a spec built by hand: it is then computed when needed).
     """
 
     name: str
@@ -55,6 +57,7 @@ class ToolSpec:
     parameters: Mapping[str, Mapping[str, Any]]
     required: frozenset[str]
     json_schema: Mapping[str, Any]
+    validator_key: bytes = field(default=b"", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fixtures.servers import LiveServer, start_server
-from tests.service.http_cases import REFERENCE, WEATHER_TOOL
+from tests.service.http_cases import REFERENCE, WEATHER_TOOL, hermes
 
 API_KEY = "test-key-8f2c1d"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -84,6 +84,12 @@ class BadRequest:
         return httpx.request(
             self.method, base_url + self.path, content=content, headers=headers, timeout=60
         )
+
+
+DANGLING_REF_TOOL: dict[str, Any] = {
+    "name": "f",
+    "parameters": {"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}},
+}
 
 
 def _deep(depth: int) -> bytes:
@@ -215,6 +221,33 @@ CATALOGUE = [
         "reward:no_response_in_query",
         json_body={"query": ["no header here"], "prompts": ["other"], "labels": [REFERENCE]},
         param="query.0",
+    ),
+    # A tool schema whose reference resolves nowhere: refused when the tools are read, before
+    # any completion could reach it.
+    BadRequest(
+        "reward_tool_with_dangling_ref",
+        400,
+        "schema:invalid_json_schema",
+        json_body={
+            "completions": [hermes({"name": "f", "arguments": {"x": 1}})],
+            "labels": [[{"name": "f", "arguments": {"x": 1}}]],
+            "tools": [DANGLING_REF_TOOL],
+        },
+    ),
+    BadRequest(
+        "score_tool_with_dangling_ref",
+        400,
+        "schema:invalid_json_schema",
+        path="/score",
+        json_body={
+            "items": [
+                {
+                    "prediction": hermes({"name": "f", "arguments": {"x": 1}}),
+                    "reference": [{"name": "f", "arguments": {"x": 1}}],
+                    "tools": [DANGLING_REF_TOOL],
+                }
+            ]
+        },
     ),
     BadRequest(
         "score_item_missing_prediction",

@@ -1,4 +1,4 @@
-"""Tool-schema normalisation (OpenAI, BFCL, xLAM) and jsonschema-backed argument validation."""
+"""Tool-schema normalisation (OpenAI, BFCL, xLAM) and jsonschema-rs argument validation."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from jsonschema import Draft202012Validator
 from service.core import schema as schema_module
 from service.core.errors import InvalidToolSchemaError
 from service.core.schema import (
+    VALIDATOR_CACHE_SIZE,
     normalise_tool,
     normalise_tools,
     validate_arguments,
     xlam_type_to_json_schema,
 )
+from tests.service.core.jsonschema_oracle import oracle_label
 
 WEATHER_PARAMETERS = {
     "type": "object",
@@ -244,6 +246,7 @@ def test_xlam_parameters_may_be_called_type_or_properties() -> None:
 def test_every_mapped_xlam_type_is_a_valid_json_schema() -> None:
     for type_string in ["List[Union[int, float]]", "Tuple[float, float]", "Dict[str, List[int]]"]:
         Draft202012Validator.check_schema(xlam_type_to_json_schema(type_string))
+        schema_module.check_json_schema("xlam", xlam_type_to_json_schema(type_string))
 
 
 def test_tools_arrive_as_json_string_list_single_object_or_nothing() -> None:
@@ -299,30 +302,83 @@ def test_whole_list_cache_agrees_with_per_tool_normalisation() -> None:
         assert clash.value.label == "schema:duplicate_tool"
 
 
-def test_one_validator_is_built_per_distinct_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[bytes] = []
-    real_class = schema_module._ArgumentsValidator
-
-    def counting_class(schema: Any) -> Any:
-        built.append(json.dumps(schema, sort_keys=True).encode())
-        return real_class(schema)
-
-    monkeypatch.setattr(schema_module, "_ArgumentsValidator", counting_class)
+def test_one_validator_is_built_per_distinct_schema() -> None:
+    compiled = schema_module._compiled_validator
     parameters = {"q": {"type": "str"}, "n": {"type": "List[Tuple[int, str]]"}}
+    misses_before = compiled.cache_info().misses
     first = normalise_tool({"name": "validator_probe_a", "parameters": parameters})
-    # A different tool (other name) with the very same JSON Schema shares the validators.
-    second = normalise_tool({"name": "validator_probe_b", "parameters": parameters})
-
+    built_for_first = compiled.cache_info().misses - misses_before
+    # A different tool (other name, other prose) with the same JSON Schema shares the validator.
+    described = {name: {**value, "description": "prose"} for name, value in parameters.items()}
+    second = normalise_tool({"name": "validator_probe_b", "parameters": described})
     for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b", "n": [[1, "x"]]}):
-        validate_arguments(first, arguments)
-    built_for_first = len(built)
-    for arguments in ({"q": "a"}, {"q": 1}, {}, {"q": "b", "n": [[1, "x"]]}):
-        validate_arguments(second, arguments)
-        validate_arguments(first, arguments)
+        assert validate_arguments(second, arguments) == validate_arguments(first, arguments)
 
-    assert built_for_first >= 1  # at least the schema of the n parameter is new here
-    assert len(built) == built_for_first
-    assert len(set(built)) == len(built)
+    assert built_for_first == 1
+    assert compiled.cache_info().misses - misses_before == 1
+    assert first.validator_key == second.validator_key
+
+
+def test_the_validator_cache_is_bounded() -> None:
+    compiled = schema_module._compiled_validator
+    for index in range(VALIDATOR_CACHE_SIZE + 50):
+        normalise_tool({"name": f"bounded_{index}", "parameters": {f"p{index}": {"type": "int"}}})
+    info = compiled.cache_info()
+    assert info.maxsize == VALIDATOR_CACHE_SIZE
+    assert info.currsize == VALIDATOR_CACHE_SIZE
+    # A spec whose validator was evicted is rebuilt on use, with the same verdicts.
+    spec = normalise_tool({"name": "bounded_0", "parameters": {"p0": {"type": "int"}}})
+    assert validate_arguments(spec, {"p0": 1}) is None
+    assert validate_arguments(spec, {"p0": "1"}) == "schema:type_mismatch"
+
+
+def _parameters_with(property_schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": {"x": property_schema}, **extra}
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        _parameters_with({"$ref": "#/$defs/missing"}),
+        _parameters_with({"$ref": "#/$defs/missing"}, **{"$defs": {"present": {}}}),
+        _parameters_with({"items": {"$ref": "#/properties/nowhere"}}),
+        _parameters_with({"$ref": "other.json"}),
+        _parameters_with({"$ref": "https://example.com/remote.json"}),  # never fetched
+        _parameters_with({"$dynamicRef": "#anchor"}),
+        _parameters_with({"type": "string", "pattern": "[a-"}),
+        _parameters_with({"type": "string", "minLength": -1}),
+        _parameters_with({"type": "array", "items": [{"type": "string"}], "maxItems": "two"}),
+    ],
+)
+def test_schemas_that_cannot_be_checked_whole_are_refused_at_load(
+    parameters: dict[str, Any],
+) -> None:
+    """A dangling or remote reference, a broken pattern or a meta-schema violation: refused when
+    the tool is normalised, never later at validation time."""
+    with pytest.raises(InvalidToolSchemaError) as raised:
+        normalise_tools([{"name": "refs", "parameters": parameters}])
+    assert raised.value.label == "schema:invalid_json_schema"
+    assert raised.value.status_code == 400
+
+
+def test_resolvable_references_validate() -> None:
+    spec = normalise_tool(
+        {
+            "name": "tree",
+            "parameters": {
+                "type": "object",
+                "$defs": {"node": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                "properties": {"root": {"$ref": "#/$defs/node"}, "copy": {"$ref": "#"}},
+            },
+        }
+    )
+    assert validate_arguments(spec, {"root": [[], [[]]]}) is None
+    assert validate_arguments(spec, {"root": [[], [1]]}) == "schema:type_mismatch"
+    assert validate_arguments(spec, {"copy": {"root": [[]]}}) is None
+    # A recursive reference under an instance nested past any JSON decoder's limit: judged,
+    # not followed down the native stack.
+    assert validate_arguments(spec, {"root": _nested_list(200_000)}) == "schema:invalid_value"
+    assert validate_arguments(spec, {"root": _nested_list(500)}) is None
 
 
 @pytest.mark.parametrize(
@@ -462,10 +518,44 @@ def test_schemas_outside_the_per_parameter_form_use_the_whole_validator() -> Non
     assert validate_arguments(spec, {}) == "schema:invalid_value"
 
 
-def test_a_nan_is_a_number() -> None:
-    spec = normalise_tool({"name": "nullable", "parameters": {"v": {"type": "None"}}})
+def test_non_finite_floats_are_not_json_numbers() -> None:
+    spec = normalise_tool(
+        {
+            "name": "nullable",
+            "parameters": {"v": {"type": "None"}, "n": {"type": "float, optional"}},
+        }
+    )
     assert validate_arguments(spec, {"v": None}) is None
     assert validate_arguments(spec, {"v": math.nan}) == "schema:type_mismatch"
+    for value in (math.nan, math.inf, -math.inf):
+        assert validate_arguments(spec, {"v": None, "n": value}) == "schema:type_mismatch"
+    assert validate_arguments(spec, {"v": None, "n": 1e308}) is None
+
+
+class _Text(str):
+    pass
+
+
+def test_values_json_cannot_carry_are_judged_as_json_would_carry_them() -> None:
+    spec = normalise_tool(
+        {
+            "name": "carried",
+            "parameters": {
+                "s": {"type": "str, optional"},
+                "o": {"type": "Dict, optional"},
+                "a": {"type": "Any, optional"},
+            },
+        }
+    )
+    assert validate_arguments(spec, {"s": _Text("subclass")}) is None
+    assert validate_arguments(spec, {"s": "lone \ud800 surrogate"}) is None
+    assert validate_arguments(spec, {"o": {"k": _Text("v")}}) is None
+    assert validate_arguments(spec, {"s": 1, "o": {"k": "\udfff"}}) == "schema:type_mismatch"
+    for value in ({1, 2}, b"bytes", 1j, object()):
+        assert validate_arguments(spec, {"s": value}) == "schema:type_mismatch"
+        assert validate_arguments(spec, {"o": {"k": value}}) is None  # values unconstrained
+        assert validate_arguments(spec, {"a": value}) is None  # no constraint, as jsonschema
+    assert validate_arguments(spec, {"o": {1: "int key"}}) is None  # an object, as jsonschema
 
 
 JSON_VALUES = st.recursive(
@@ -529,12 +619,9 @@ PROPERTY_TOOLS = [
 def test_verdicts_agree_with_plain_jsonschema(
     tool: dict[str, Any], arguments: dict[str, Any]
 ) -> None:
-    """Per-parameter validation and annotation stripping change neither verdict nor label."""
+    """jsonschema-rs with annotations stripped gives jsonschema's verdict and label."""
     spec = normalise_tool(tool)
-    plain = Draft202012Validator(dict(spec.json_schema))
-    labels = {schema_module._label_for(error) for error in plain.iter_errors(arguments)}
-    expected = next((label for label in schema_module._LABEL_PRIORITY if label in labels), None)
-    assert validate_arguments(spec, arguments) == expected
+    assert validate_arguments(spec, arguments) == oracle_label(spec.json_schema, arguments)
 
 
 TYPED_VALUES = st.recursive(
@@ -558,15 +645,13 @@ TYPED_VALUES = st.recursive(
         st.sampled_from(["name", "age", "role", "tags", "other"]), TYPED_VALUES, max_size=4
     ),
 )
-def test_remembered_verdicts_are_jsonschemas_own(
+def test_typed_verdicts_are_jsonschemas_own(
     tool: dict[str, Any], arguments: dict[str, Any]
 ) -> None:
-    """Memoised per-value verdicts (1 vs 1.0 vs True, tuple vs list, NaN) equal a fresh
-    validator's, on first sight and when remembered."""
+    """Values that compare equal across types (1 vs 1.0 vs True, tuple vs list, NaN) get
+    jsonschema's verdicts, on first sight and again."""
     spec = normalise_tool(tool)
-    fresh = schema_module._ArgumentsValidator(dict(spec.json_schema))
-    labels = {schema_module._label_for(error) for error in fresh.iter_errors(arguments)}
-    expected = next((label for label in schema_module._LABEL_PRIORITY if label in labels), None)
+    expected = oracle_label(spec.json_schema, arguments)
     assert validate_arguments(spec, arguments) == expected
     assert validate_arguments(spec, arguments) == expected
 
