@@ -1,12 +1,20 @@
 # Two commands do all set-up on a fresh machine:
 #   make serve   install into .venv (first time) and run the service on its default model
 #   make test    install into .venv (first time) and run lint, types and the whole test suite
+# make test-fast runs the quick lane while editing: the core, the layering rules, every doctest
+# and the pure units of the clients and training (no server, no model, no training run).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test bench
+.PHONY: install serve test test-fast bench
+
+FAST_TESTS := service training clients models toolgrade bench \
+	tests/test_layering.py tests/service/core \
+	tests/clients/evaluation/test_datasets.py tests/clients/evaluation/test_endpoint.py \
+	tests/clients/evaluation/test_compare.py \
+	tests/training/test_config.py tests/training/test_synth.py tests/training/test_settings.py
 
 install: $(STAMP)
 
@@ -30,6 +38,10 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service/core
 	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow" $(FAST_TESTS)
 
 bench: install
 	$(BIN)/python -m bench.score_throughput

@@ -37,6 +37,9 @@ from service.core.types import MatchResult, Reference, ToolCall, ToolSpec
 
 pytest.importorskip("bfcl_eval", reason="bfcl-eval is the differential-test anchor")
 
+# Builds and judges 34k candidates: the full lane (make test) only, not make test-fast.
+pytestmark = pytest.mark.slow
+
 REQUIRED_AGREEMENT = 0.995
 PERTURBATIONS = {
     "correct",
