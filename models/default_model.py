@@ -318,6 +318,60 @@ def save_qwen3_tokenizer(out_dir: Path, tiktoken_file: Path | None = None) -> No
     config_path.write_text(json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n")
 
 
+def qwen3_config(
+    *,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    num_kv_heads: int,
+    intermediate_size: int,
+    head_dim: int = 32,
+    vocab_size: int = QWEN3_VOCAB_SIZE,
+) -> Any:
+    """The ``Qwen3Config`` of a small model of this shape with the real Qwen vocabulary.
+
+    Float32, embeddings tied to the LM head as in small Qwen3 models, Qwen3's rope and norm
+    settings; ``vocab_size`` differs only for training on a compact vocabulary.
+
+    Example:
+        >>> config = qwen3_config(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2,
+        ...                       intermediate_size=128)
+        >>> config.vocab_size, config.tie_word_embeddings, config.head_dim
+        (151936, True, 32)
+    """
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        head_dim=head_dim,
+        max_position_embeddings=40960,
+        rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0},
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        bos_token_id=ENDOFTEXT_ID,
+        eos_token_id=IM_END_ID,
+        pad_token_id=ENDOFTEXT_ID,
+        dtype="float32",
+    )
+
+
+def save_generation_config(out_dir: Path) -> None:
+    """Write ``generation_config.json`` with Qwen3's stop tokens and nothing else.
+
+    No sampling defaults: vLLM would apply them to every request.
+    """
+    from transformers import GenerationConfig
+
+    GenerationConfig(
+        bos_token_id=ENDOFTEXT_ID, eos_token_id=[IM_END_ID, ENDOFTEXT_ID], pad_token_id=ENDOFTEXT_ID
+    ).save_pretrained(out_dir)
+
+
 def build_tiny_qwen3(
     out_dir: Path,
     *,
@@ -346,25 +400,16 @@ def build_tiny_qwen3(
         ``out_dir``, loadable by ``AutoModelForCausalLM``, vLLM and PEFT.
     """
     import torch
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+    from transformers import Qwen3ForCausalLM
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = Qwen3Config(
-        vocab_size=QWEN3_VOCAB_SIZE,
+    config = qwen3_config(
         hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        num_kv_heads=num_kv_heads,
         intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
         head_dim=head_dim,
-        max_position_embeddings=40960,
-        rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0},
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        bos_token_id=ENDOFTEXT_ID,
-        eos_token_id=IM_END_ID,
-        pad_token_id=ENDOFTEXT_ID,
-        dtype="float32",
     )
     model = Qwen3ForCausalLM(config)
     generator = torch.Generator().manual_seed(seed)
@@ -375,10 +420,7 @@ def build_tiny_qwen3(
             else:
                 tensor.copy_(torch.randn(tensor.shape, generator=generator) * WEIGHT_STD)
     model.save_pretrained(out_dir, safe_serialization=True)
-    # Stop tokens only: no sampling defaults, or vLLM would apply them to every request.
-    GenerationConfig(
-        bos_token_id=ENDOFTEXT_ID, eos_token_id=[IM_END_ID, ENDOFTEXT_ID], pad_token_id=ENDOFTEXT_ID
-    ).save_pretrained(out_dir)
+    save_generation_config(out_dir)
     save_qwen3_tokenizer(out_dir)
     build_info = {
         "builder_version": BUILDER_VERSION,
