@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from training.errors import TrainingJobError
 
-_console = Console()
-_errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def _console(*, stderr: bool = False) -> Console:
+    """A rich console, made (and rich imported) when a job first prints."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -38,18 +46,20 @@ def job_errors() -> Iterator[None]:
     try:
         yield
     except TrainingJobError as exc:
-        _errors.print(f"[bold red]error[/] {exc.message} [dim]\\[{exc.label}][/]")
+        _console(stderr=True).print(f"[bold red]error[/] {exc.message} [dim]\\[{exc.label}][/]")
         raise typer.Exit(code=2) from None
 
 
 def print_summary(title: str, values: Mapping[str, Any]) -> None:
     """A two-column table: what the job did, in numbers."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in values.items():
         table.add_row(key, _format_value(value))
-    _console.print(table)
+    _console().print(table)
 
 
 def _format_value(value: Any) -> str:
@@ -102,7 +112,7 @@ def prepare_command(
             },
         )
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console()
         ) as progress:
             tasks: dict[str, Any] = {}
 

@@ -6,25 +6,30 @@ of the CLI starts fast.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from service.core.errors import ToolGradeError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="eval",
     help="Evaluate a model behind any OpenAI-compatible endpoint, and compare two runs.",
     no_args_is_help=True,
 )
-_console = Console()
-_errors = Console(stderr=True)
+
+
+def _consoles() -> tuple[Console, Console]:
+    """Standard output and standard error consoles (rich is imported when a command runs)."""
+    from rich.console import Console
+
+    return Console(), Console(stderr=True)
 
 
 @app.command("run")
@@ -86,8 +91,14 @@ def run_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run DATASET through an endpoint, score every answer and write the report folder."""
+    import asyncio
+
+    from rich.table import Table
+
     from clients.evaluation.datasets import DatasetFormat
     from clients.evaluation.pipeline import EvalConfig, run_evaluation
+
+    _console, _errors = _consoles()
 
     try:
         chosen_format = DatasetFormat(dataset_format)
@@ -158,7 +169,11 @@ def compare_command(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Compare two runs on their shared items: deltas, paired 95 % CIs and p-values."""
+    from rich.table import Table
+
     from clients.evaluation.compare import compare_runs, format_p_value, write_comparison
+
+    _console, _errors = _consoles()
 
     try:
         comparison = compare_runs(run_a, run_b, alpha=alpha, seed=seed)

@@ -6,28 +6,40 @@ input order, with its input ``line`` number), the summary to stdout as tables an
 ``--report`` as the JSON ``ScoreReport.to_dict()`` produces. A malformed line (bad JSON,
 missing fields, an invalid reference or tool schema) is reported on stderr with its line number
 and skipped; the command fails (exit code 1) only when no line could be scored.
+
+Lines are read and written with orjson (the standard library takes over only for what orjson
+refuses: integers past 64 bits on the way in and out, and the reason a line is not JSON). Items
+whose ``tools`` are the same text share one normalisation.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import typer
 
 if TYPE_CHECKING:
     from service.core.metrics import ItemScore, ScoreReport
+    from service.core.types import ToolSpec
 
 REQUIRED_FIELDS = ("prediction", "reference", "tools")
 # Below this many lines scoring takes well under a second: no progress bar.
 PROGRESS_MIN_LINES = 1_000
 # At most this many error labels in the summary table.
 TOP_ERRORS = 10
+# The progress bar is advanced every this many lines: redrawing it per line cost more than
+# scoring a line.
+PROGRESS_STEP = 256
+# Distinct tools texts whose normalisation is kept (least recently used dropped first).
+SHARED_TOOLS_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,19 +133,81 @@ def _score_lines(lines: _Lines) -> Iterator[tuple[int, ItemScore | SkippedLine]]
         disable=lines.total < PROGRESS_MIN_LINES,
     ) as progress:
         task = progress.add_task("scoring", total=lines.total)
+        shared_tools = _SharedTools()
         for line_number, raw in enumerate(lines.raw, start=1):
-            progress.advance(task)
+            if line_number % PROGRESS_STEP == 0:
+                progress.update(task, completed=line_number)
             if not raw.strip():
                 continue  # blank lines separate nothing in JSONL; they are not items
-            yield line_number, _score_line(line_number, raw)
+            yield line_number, _score_line(line_number, raw, shared_tools)
 
 
-def _score_line(line_number: int, raw: bytes) -> ItemScore | SkippedLine:
+class _SharedTools:
+    """Normalised tools by their JSON text, for the most recently seen distinct texts."""
+
+    __slots__ = ("_by_text",)
+
+    def __init__(self) -> None:
+        self._by_text: OrderedDict[bytes, dict[str, ToolSpec]] = OrderedDict()
+
+    def normalised(self, tools: Any) -> Any:
+        """``tools`` normalised (shared with every earlier item of the same text)."""
+        from service.core.schema import normalise_tools
+
+        try:
+            text = orjson.dumps(tools)
+        except (orjson.JSONEncodeError, TypeError):
+            return tools  # not plain JSON: normalise_tools reports it
+        known = self._by_text.get(text)
+        if known is not None:
+            self._by_text.move_to_end(text)
+            return known
+        specs = normalise_tools(tools)
+        self._by_text[text] = specs
+        if len(self._by_text) > SHARED_TOOLS_LIMIT:
+            self._by_text.popitem(last=False)
+        return specs
+
+
+def _score_line(
+    line_number: int, raw: bytes, shared_tools: _SharedTools | None = None
+) -> ItemScore | SkippedLine:
     from service.core.errors import ToolGradeError
     from service.core.metrics import score_item
+    from service.core.parsing.json_text import may_hold_a_long_integer
 
     try:
-        item = json.loads(raw)
+        if may_hold_a_long_integer(raw):
+            raise orjson.JSONDecodeError("orjson would read a long integer as a float", "", 0)
+        item = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        decoded = _decode_with_stdlib(line_number, raw)
+        if isinstance(decoded, SkippedLine):
+            return decoded
+        item = decoded
+    problem = _item_problem(item)
+    if problem is not None:
+        return SkippedLine(line_number, problem)
+    try:
+        tools = item["tools"]
+        if shared_tools is not None:
+            tools = shared_tools.normalised(tools)
+        return score_item(
+            item["prediction"],
+            item["reference"],
+            tools,
+            item_id=item.get("id"),
+            category=item.get("category"),
+        )
+    except ToolGradeError as error:
+        return SkippedLine(line_number, f"{error.label}: {error.message}")
+
+
+def _decode_with_stdlib(line_number: int, raw: bytes) -> Any:
+    """The line decoded by the standard library, which reads integers of any size and names
+    the reason a line is not JSON."""
+    try:
+        return json.loads(raw)
     except UnicodeDecodeError:
         return SkippedLine(line_number, "not valid UTF-8")
     except json.JSONDecodeError as error:
@@ -141,19 +215,6 @@ def _score_line(line_number: int, raw: bytes) -> ItemScore | SkippedLine:
         return SkippedLine(line_number, f"invalid JSON at column {error.colno}: {reason}")
     except ValueError as error:  # e.g. an integer too long to convert
         return SkippedLine(line_number, f"invalid JSON: {error}")
-    problem = _item_problem(item)
-    if problem is not None:
-        return SkippedLine(line_number, problem)
-    try:
-        return score_item(
-            item["prediction"],
-            item["reference"],
-            item["tools"],
-            item_id=item.get("id"),
-            category=item.get("category"),
-        )
-    except ToolGradeError as error:
-        return SkippedLine(line_number, f"{error.label}: {error.message}")
 
 
 def _item_problem(item: Any) -> str | None:
@@ -182,10 +243,14 @@ def _result_writer(path: Path | None) -> Iterator[Callable[[dict[str, Any]], Non
     if path is None:
         yield lambda result: None
         return
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("wb") as handle:
 
         def write(result: dict[str, Any]) -> None:
-            handle.write(json.dumps(result, ensure_ascii=False) + "\n")
+            try:
+                line = orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
+            except orjson.JSONEncodeError:  # an integer past 64 bits: the stdlib writes it
+                line = (json.dumps(result, ensure_ascii=False) + "\n").encode()
+            handle.write(line)
 
         yield write
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ["NOT_JSON", "decode_json"]
+__all__ = ["NOT_JSON", "decode_json", "may_hold_a_long_integer"]
 
 NOT_JSON: Final[Any] = object()
 """Returned by :func:`decode_json` for text that is not exactly one JSON value."""
@@ -26,15 +26,23 @@ NOT_JSON: Final[Any] = object()
 # orjson decodes integers outside [-2**63, 2**64) to floats; such an integer has at least 19
 # digits. Counting digits (bytes.translate) is much cheaper than the regex, which only runs when
 # there are 19 or more.
-_LONG_DIGIT_RUN: Final = re.compile(r"[0-9]{19}")
+_LONG_DIGIT_RUN: Final = re.compile(rb"[0-9]{19}")
 _DIGITS: Final = b"0123456789"
 
 
-def _may_hold_a_long_integer(text: str) -> bool:
-    encoded = text.encode("utf-8", errors="surrogatepass")
+def may_hold_a_long_integer(text: str | bytes) -> bool:
+    """Whether ``text`` has a run of 19 digits, so orjson might turn an integer into a float.
+
+    Example:
+        >>> may_hold_a_long_integer('{"id": 12345}')
+        False
+        >>> may_hold_a_long_integer(b"[2" + b"0" * 20 + b"]")
+        True
+    """
+    encoded = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogatepass")
     if len(encoded) - len(encoded.translate(None, _DIGITS)) < 19:
         return False
-    return _LONG_DIGIT_RUN.search(text) is not None
+    return _LONG_DIGIT_RUN.search(encoded) is not None
 
 
 def _reject_constant(token: str) -> Any:
@@ -64,7 +72,7 @@ def decode_json(text: str) -> Any:
         >>> decode_json("123456789012345678901234567890")
         123456789012345678901234567890
     """
-    if not _may_hold_a_long_integer(text):
+    if not may_hold_a_long_integer(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -223,3 +223,36 @@ def test_progress_bar_appears_on_large_inputs_only(tmp_path: Path) -> None:
     assert "scoring" in large_run.stderr
     assert "scoring" not in small_run.stderr
     assert "1200 items scored" in large_run.stdout
+
+
+def test_integers_past_64_bits_are_read_and_written(tmp_path: Path) -> None:
+    """orjson refuses them; the standard library takes over, in and out."""
+    huge = 2**70
+    item = {
+        "id": huge,
+        "prediction": call_text("add", a=huge),
+        "reference": [{"name": "add", "arguments": {"a": huge}}],
+        "tools": XLAM_TOOLS,
+    }
+    source = write_lines(tmp_path / "huge.jsonl", [json.dumps(item)])
+    output = tmp_path / "results.jsonl"
+
+    result = CliRunner().invoke(app, ["score", "-i", str(source), "-o", str(output)])
+
+    assert result.exit_code == 0, result.output
+    (line,) = output.read_text().splitlines()
+    written = json.loads(line)
+    assert written["id"] == huge and written["valid"] is True
+
+
+def test_items_with_the_same_tools_text_share_one_normalisation() -> None:
+    from service.commands.score import SHARED_TOOLS_LIMIT, _SharedTools
+
+    shared = _SharedTools()
+    first = shared.normalised([GET_USER])
+    assert shared.normalised(json.loads(json.dumps([GET_USER]))) is first
+    assert shared.normalised(XLAM_TOOLS) is not first
+    for index in range(SHARED_TOOLS_LIMIT + 1):  # bounded: the oldest text is dropped
+        shared.normalised([{"name": f"tool_{index}", "parameters": {}}])
+    assert shared.normalised([GET_USER]) is not first
+    assert shared.normalised([GET_USER]) == first
