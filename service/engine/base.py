@@ -26,7 +26,9 @@ class SamplingOptions:
     ``seed + i`` (vLLM's convention), so one request's samples differ from each other while
     the same request repeats exactly. ``json_schema`` constrains the output to JSON matching
     the schema (engines that cannot, say so in ``supports_json_schema``); ``banned_token_ids``
-    are never sampled.
+    are never sampled. ``logprobs`` asks for each generated token's log-probability and that
+    many most likely alternatives (0: the sampled token's only; engines that cannot, say so in
+    ``supports_logprobs``).
     """
 
     max_tokens: int
@@ -40,16 +42,31 @@ class SamplingOptions:
     frequency_penalty: float = 0.0
     json_schema: Mapping[str, Any] | None = None
     banned_token_ids: tuple[int, ...] = ()
+    logprobs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token's log-probability, as the engine reports it.
+
+    ``top`` lists ``(token, logprob)`` pairs in the engine's order (vLLM: the sampled token
+    first, then the most likely alternatives by rank); a token is its decoded text.
+    """
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One finished completion of a request."""
+    """One finished completion of a request (``logprobs``: one per token when asked for)."""
 
     index: int
     text: str
     token_ids: tuple[int, ...]
     finish_reason: FinishReason
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
     @property
     def token_count(self) -> int:
@@ -73,13 +90,14 @@ class CompletionDelta:
     """New text of completion ``index`` since its previous delta (streaming).
 
     ``finish_reason`` is set on the completion's last delta; ``token_count`` counts the
-    completion's tokens so far.
+    completion's tokens so far; ``logprobs`` covers the delta's new tokens when asked for.
     """
 
     index: int
     text: str
     token_count: int
     finish_reason: FinishReason | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,7 @@ class GenerationEngine(Protocol):
         tokenizer: Renders chat templates and counts tokens for this model.
         max_model_len: Context length (prompt plus completion) in tokens.
         supports_json_schema: Whether ``SamplingOptions.json_schema`` is enforced.
+        supports_logprobs: Whether ``SamplingOptions.logprobs`` is honoured.
         kind: ``"vllm"``, ``"transformers"`` or ``"remote"`` (reported by ``/ready``).
     """
 
@@ -108,6 +127,7 @@ class GenerationEngine(Protocol):
     tokenizer: ChatTokenizer
     max_model_len: int
     supports_json_schema: bool
+    supports_logprobs: bool
     kind: str
 
     def served_models(self) -> list[str]:

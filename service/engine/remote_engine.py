@@ -50,6 +50,7 @@ class RemoteEngine:
 
     kind = "remote"
     supports_json_schema = False
+    supports_logprobs = False
 
     def __init__(
         self,

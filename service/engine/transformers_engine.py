@@ -33,6 +33,7 @@ class TransformersEngine:
 
     kind = "transformers"
     supports_json_schema = False
+    supports_logprobs = False
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from service.engine.base import (
     GenerationInput,
     GenerationResult,
     SamplingOptions,
+    TokenLogprob,
 )
 from service.engine.errors import (
     EngineConfigurationError,
@@ -130,6 +131,7 @@ class VLLMEngine:
 
     kind = "vllm"
     supports_json_schema = True
+    supports_logprobs = True
 
     def __init__(
         self,
@@ -216,6 +218,7 @@ class VLLMEngine:
                 text=choice.text,
                 token_ids=tuple(choice.token_ids),
                 finish_reason=_finish_reason(choice.finish_reason),
+                logprobs=_token_logprobs(choice.token_ids, choice.logprobs),
             )
             for choice in sorted(final.outputs, key=lambda choice: choice.index)
         )
@@ -234,12 +237,14 @@ class VLLMEngine:
                     choice.token_ids
                 )
                 finished = choice.finish_reason is not None
-                if choice.text or finished:
+                logprobs = _token_logprobs(choice.token_ids, choice.logprobs)
+                if choice.text or finished or logprobs:
                     yield CompletionDelta(
                         index=choice.index,
                         text=choice.text,
                         token_count=token_counts[choice.index],
                         finish_reason=_finish_reason(choice.finish_reason) if finished else None,
+                        logprobs=logprobs,
                     )
 
     async def _run(self, request: GenerationInput, output_kind: Any) -> AsyncIterator[Any]:
@@ -299,9 +304,35 @@ def _sampling_params(options: SamplingOptions, output_kind: Any) -> Any:
         frequency_penalty=options.frequency_penalty,
         logit_bias={token: BANNED_LOGIT_BIAS for token in options.banned_token_ids} or None,
         structured_outputs=structured,
+        logprobs=options.logprobs,
         output_kind=output_kind,
         skip_special_tokens=True,
     )
+
+
+def _token_logprobs(
+    token_ids: Sequence[int], steps: Sequence[Mapping[int, Any] | None] | None
+) -> tuple[TokenLogprob, ...] | None:
+    """vLLM's per-token ``{token_id: Logprob}`` maps as :class:`TokenLogprob` (order kept)."""
+    if steps is None:
+        return None
+    logprobs = []
+    for token_id, step in zip(token_ids, steps, strict=False):
+        chosen = step.get(token_id) if step else None
+        if step is None or chosen is None:  # vLLM reports no logprob for this token
+            continue
+        logprobs.append(
+            TokenLogprob(
+                token=_decoded(chosen),
+                logprob=chosen.logprob,
+                top=tuple((_decoded(entry), entry.logprob) for _, entry in step.items()),
+            )
+        )
+    return tuple(logprobs)
+
+
+def _decoded(logprob: Any) -> str:
+    return logprob.decoded_token if logprob.decoded_token is not None else ""
 
 
 def _finish_reason(reason: str | None) -> FinishReason:

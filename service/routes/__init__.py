@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import chat, docs, generate, health, metrics, models, reward, score
+from service.routes import chat, completions, docs, generate, health, metrics, models, reward, score
 
 ROUTERS: list[APIRouter] = [
     score.router,
@@ -15,6 +15,7 @@ ROUTERS: list[APIRouter] = [
     docs.router,
     generate.router,
     chat.router,
+    completions.router,
 ]
 
 #: Reachable without a key: orchestrators probe these.
