@@ -92,7 +92,7 @@ def held_back_content(text: str) -> str:
     return text if start is None else text[: start.start()]
 
 
-class ToolGradeToolParser(Hermes2ProToolParser):  # type: ignore[misc]
+class ToolGradeToolParser(Hermes2ProToolParser):
     """vLLM's tool-parser interface over :func:`service.core.parsing.parse_calls`."""
 
     def __init__(self, tokenizer: Any, tools: Any = None) -> None:
