@@ -15,8 +15,8 @@ same on the wire (OpenAI's shape has no field for it) but logs the ``parse:*`` l
 vLLM's Hermes parser for its request adjustments and structural tag); only reading the output
 changes.
 
-Streaming: content is sent as soon as no later text can turn it into a call (text from the
-first ``<``, ``{``, ``[`` or backtick, or text reading like ``f(``, is held back); each call is
+Streaming: content is sent as soon as no later text can turn it into a call
+(:func:`service.core.parsing.streaming.settled_content`); each call is
 sent once its ``<tool_call>`` block is closed and every block so far parses — its name and id
 in one delta, its arguments in the next, as vLLM streams them. The rest (calls in other forms,
 held-back text) is settled when the last token is an end-of-turn token or ``max_tokens`` is
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +47,7 @@ from vllm.tool_parsers.hermes_tool_parser import Hermes2ProToolParser
 
 from service.core.parsing import parse_calls
 from service.core.parsing.hermes import CLOSE_TAG
+from service.core.parsing.streaming import settled_content
 from service.core.types import ToolCall as CoreToolCall
 
 __all__ = ["PARSER_NAME", "ToolGradeToolParser"]
@@ -57,10 +57,6 @@ PARSER_NAME = "toolgrade"
 
 logger = logging.getLogger("toolgrade.vllm_tool_parser")
 
-# Characters where a call may begin in content: Hermes/XML markup, JSON, a Markdown fence.
-_CALL_START = re.compile(r"[<{\[`]")
-# Content that so far is a dotted identifier, maybe followed by "(...": a Python-style call?
-_CALL_SYNTAX_START = re.compile(r"\s*[A-Za-z_][\w.]*(\(.*)?", re.DOTALL)
 # Chat-template turn ends that finish a completion (their text is not in the output).
 _END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>")
 
@@ -73,23 +69,6 @@ def arguments_json(call: CoreToolCall) -> str:
         '{"city": "Zürich"}'
     """
     return json.dumps(dict(call.arguments), ensure_ascii=False)
-
-
-def held_back_content(text: str) -> str:
-    """The part of ``text`` that no later text can turn into (part of) a call.
-
-    Example:
-        >>> held_back_content('Sure. <tool_call>{"name"')
-        'Sure. '
-        >>> held_back_content("get_weather(city=")
-        ''
-        >>> held_back_content("It is sunny.")
-        'It is sunny.'
-    """
-    if _CALL_SYNTAX_START.fullmatch(text):
-        return ""
-    start = _CALL_START.search(text)
-    return text if start is None else text[: start.start()]
 
 
 class ToolGradeToolParser(Hermes2ProToolParser):
@@ -140,9 +119,7 @@ class ToolGradeToolParser(Hermes2ProToolParser):
         self._tokens_seen += len(delta_token_ids)
         if self._finished(delta_token_ids, request):
             return self._settle(current_text)
-        # Trailing whitespace is held too: the final content of a completion with calls is
-        # stripped.
-        content = self._new_content(held_back_content(current_text).rstrip())
+        content = self._new_content(settled_content(current_text))
         closed = current_text.rfind(CLOSE_TAG)
         calls: list[CoreToolCall] = []
         if closed >= 0:
