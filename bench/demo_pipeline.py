@@ -46,15 +46,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.default_model import (
+from service.core.metrics import score_item, summarise
+from service.core.rewards import compute_rewards
+from service.models.default_model import (
     BUILD_INFO_FILE,
     DEFAULT_CACHE_DIR,
     DEMO_MODEL_NAME,
     ensure_tiny_qwen3,
     read_build_info,
 )
-from service.core.metrics import score_item, summarise
-from service.core.rewards import compute_rewards
 from training.config import (
     GRPOJobConfig,
     LoraSettings,

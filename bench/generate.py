@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     args = parser.parse_args()
 
-    from models.default_model import ensure_default_model
+    from service.models.default_model import ensure_default_model
 
     model_dir = args.model or str(ensure_default_model(Settings().cache_dir))
     measurements = asyncio.run(measure(args, model_dir))

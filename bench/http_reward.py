@@ -178,7 +178,7 @@ def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen[by
     env.pop("TOOLGRADE_API_KEY")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "toolgrade", "serve", "--no-model", "--host", "127.0.0.1",
+            [sys.executable, "-m", "service", "serve", "--no-model", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(workers)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

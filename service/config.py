@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.default_model import DEFAULT_CACHE_DIR
+from service.models.default_model import DEFAULT_CACHE_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

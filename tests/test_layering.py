@@ -6,14 +6,14 @@ The parts, innermost first, and what each may import of the repository:
 part                   may import
 =====================  ===================================================================
 ``service.core``       nothing (pure: no web framework, no torch, no inference engine)
-``models``             nothing (the default model's builder; reads no settings)
+``service.models``     nothing (the default model's builder; reads no settings)
 ``service.protocol``   core
 ``service.config``     models (the server's settings)
 ``service.engine``     core, config, models
 serving (``service``)  core, protocol, config, engine, models
 ``clients``            core, protocol
 ``training``           core, models, clients (its own settings: never ``service.config``)
-``toolgrade``          every part but bench and tests (the CLI's composition root)
+``service.cli``        every part but bench and tests (the CLI's composition root)
 ``bench``              every part but tests and the composition root
 ``tests``              everything
 =====================  ===================================================================
@@ -45,20 +45,22 @@ REPO_ROOT = CORE_DIR.parents[1]
 # Each part is named by its module prefix; a module belongs to the longest prefix it starts with.
 ALLOWED: dict[str, frozenset[str]] = {
     "service.core": frozenset(),
-    "models": frozenset(),
+    "service.models": frozenset(),
     "service.protocol": frozenset({"service.core"}),
-    "service.config": frozenset({"models"}),
-    "service.engine": frozenset({"service.core", "service.config", "models"}),
+    "service.config": frozenset({"service.models"}),
+    "service.engine": frozenset({"service.core", "service.config", "service.models"}),
     "service": frozenset(
-        {"service.core", "service.protocol", "service.config", "service.engine", "models"}
+        {"service.core", "service.protocol", "service.config", "service.engine", "service.models"}
     ),
     "clients": frozenset({"service.core", "service.protocol"}),
-    "training": frozenset({"service.core", "models", "clients"}),
+    "training": frozenset({"service.core", "service.models", "clients"}),
 }
 _INNER_PARTS = frozenset(ALLOWED)
-ALLOWED["toolgrade"] = _INNER_PARTS
+# The composition root: the `toolgrade` command line alone assembles serving, training and clients.
+ALLOWED["service.cli"] = _INNER_PARTS
+ALLOWED["service.__main__"] = _INNER_PARTS | {"service.cli"}
 ALLOWED["bench"] = _INNER_PARTS
-ALLOWED["tests"] = _INNER_PARTS | {"toolgrade", "bench"}
+ALLOWED["tests"] = _INNER_PARTS | {"service.cli", "bench"}
 TOP_LEVEL_PARTS = sorted({part.split(".")[0] for part in ALLOWED})
 
 # Runs in a fresh interpreter: records every attempt to import a forbidden package, then imports
@@ -253,9 +255,9 @@ def test_every_package_of_the_repository_has_a_part() -> None:
         ("clients.trl", "from service import deps\n", "clients -> service"),
         # The model builder reading server settings; bench importing test helpers.
         (
-            "models.default_model",
+            "service.models.default_model",
             "from service.config import Settings\n",
-            "models -> service.config",
+            "service.models -> service.config",
         ),
         ("bench.generate", "from tests.fixtures import servers\n", "bench -> tests"),
     ],
@@ -271,7 +273,7 @@ def test_a_wrong_import_is_caught(module: str, source: str, arrow: str) -> None:
 def test_allowed_imports_pass() -> None:
     source = (
         "from service.core.metrics import score_item\n"
-        "from models.default_model import ensure_default_model\n"
+        "from service.models.default_model import ensure_default_model\n"
         "from clients.trl import make_reward_function\n"
         "import json, torch\n"
         "from training.config import SFTJobConfig\n"

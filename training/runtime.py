@@ -34,7 +34,7 @@ def default_model_path() -> str:
 
     Both live under ``TOOLGRADE_TRAINING_CACHE_DIR`` (default ``.cache`` in the checkout).
     """
-    from models.default_model import ensure_default_model
+    from service.models.default_model import ensure_default_model
     from training.settings import TrainingSettings
 
     return str(ensure_default_model(TrainingSettings().cache_dir))

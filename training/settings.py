@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.default_model import DEFAULT_CACHE_DIR
+from service.models.default_model import DEFAULT_CACHE_DIR
 
 
 class TrainingSettings(BaseSettings):

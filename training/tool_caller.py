@@ -160,7 +160,7 @@ class CompactVocabulary:
 
 def compact_config(shape: ModelShape, vocabulary_rows: int) -> Any:
     """The Qwen3 config of the compact model: the shipped shape, ``vocabulary_rows`` rows."""
-    from models.default_model import qwen3_config
+    from service.models.default_model import qwen3_config
 
     config = qwen3_config(**asdict(shape), vocab_size=vocabulary_rows)
     # Qwen's special ids lie outside the compact vocabulary.
@@ -411,7 +411,7 @@ def pack(
 
     ``weights.safetensors`` holds every tensor but the tied LM head, the embedding with only
     the trained rows (the zero row dropped) and ``kept_token_ids``; the manifest records the
-    recipe, the run and the SHA-256 of the weights :func:`models.shipped.expand_shipped_model`
+    recipe, the run and the SHA-256 of the weights :func:`service.models.shipped.expand_shipped_model`
     writes from them (computed here by expanding once). Metrics are added by
     :func:`record_metrics`.
 
@@ -423,7 +423,7 @@ def pack(
     import torch
     from safetensors.torch import save_file
 
-    from models.shipped import (
+    from service.models.shipped import (
         EMBEDDING_TENSOR,
         KEPT_IDS_TENSOR,
         MANIFEST_FILE,
@@ -478,7 +478,7 @@ def pack(
 
 def record_metrics(shipped_dir: Path, evaluation: Mapping[str, Any]) -> None:
     """Add measured metrics (and how they were measured) to the shipped model's manifest."""
-    from models.shipped import MANIFEST_FILE, read_manifest
+    from service.models.shipped import MANIFEST_FILE, read_manifest
 
     manifest = read_manifest(shipped_dir)
     manifest["metrics"] = dict(evaluation)
@@ -522,12 +522,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     record_parser.add_argument("--shipped-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from models.shipped import SHIPPED_DIR
+    from service.models.shipped import SHIPPED_DIR
 
     if args.command == "train":
         import torch
 
-        from models.default_model import ensure_tiny_qwen3
+        from service.models.default_model import ensure_tiny_qwen3
 
         torch.set_num_threads(args.threads)
         shape = ModelShape(**{name: getattr(args, name) for name in asdict(defaults.shape)})

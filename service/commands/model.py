@@ -30,8 +30,8 @@ def build_default_command(
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
 ) -> None:
     """Build the tiny Qwen3 default model offline (reused when already built)."""
-    from models.default_model import DEFAULT_MODEL_NAME, ensure_tiny_qwen3
     from service.config import Settings
+    from service.models.default_model import DEFAULT_MODEL_NAME, ensure_tiny_qwen3
 
     target = output or Settings().cache_dir / "models" / DEFAULT_MODEL_NAME
     built = ensure_tiny_qwen3(target, seed=seed)

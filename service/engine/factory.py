@@ -4,7 +4,7 @@
   an OpenAI-compatible server (a vLLM or SGLang cluster), prompts still rendered and outputs
   still parsed here.
 * Otherwise the model is ``TOOLGRADE_MODEL`` or, when unset, the embedded default model
-  (:func:`models.default_model.ensure_default_model`, built on first use), served by
+  (:func:`service.models.default_model.ensure_default_model`, built on first use), served by
   vLLM; with ``auto``, the transformers engine replaces vLLM only when vLLM cannot be imported,
   and says so loudly.
 """
@@ -63,7 +63,7 @@ def resolve_model_path(settings: Settings) -> str:
     """``TOOLGRADE_MODEL``, or the embedded default model (built on first use)."""
     if settings.model:
         return settings.model
-    from models.default_model import ensure_default_model
+    from service.models.default_model import ensure_default_model
 
     return str(ensure_default_model(settings.cache_dir))
 

@@ -222,7 +222,7 @@ async def _list_models(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 def _load_tokenizer(settings: Settings) -> ChatTokenizer:
     if settings.model:
         return ChatTokenizer.load(settings.model)
-    from models.default_model import ensure_default_model
+    from service.models.default_model import ensure_default_model
 
     return ChatTokenizer.load(str(ensure_default_model(settings.cache_dir)))
 

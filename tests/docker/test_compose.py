@@ -32,7 +32,7 @@ SETTINGS_VARIABLES = {f"TOOLGRADE_{name.upper()}" for name in Settings.model_fie
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of what the compose project reads: docker/ plus the build context's sources."""
-    for name in ("docker", "service", "training", "clients", "models", "toolgrade"):
+    for name in ("docker", "service", "training", "clients"):
         shutil.copytree(
             REPO_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
         )

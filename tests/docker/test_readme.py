@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import typer
 
+from service.cli import app
 from service.config import REPO_ROOT, Settings
-from toolgrade.cli import app
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
@@ -94,8 +94,6 @@ def test_every_python_import_in_the_readme_resolves(statement: str) -> None:
         "service",
         "clients",
         "training",
-        "models",
-        "toolgrade",
         "trl",
     }:
         pytest.skip(f"{module_name} is not installed here")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from toolgrade.cli import app
+from service.cli import app
 from training.config import XLAM_HUB_ID
 from training.merge import MergeResult
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.default_model import DEFAULT_CACHE_DIR, DEMO_MODEL_NAME
+from service.models.default_model import DEFAULT_CACHE_DIR, DEMO_MODEL_NAME
 from training.runtime import default_model_path
 from training.settings import TrainingSettings
 

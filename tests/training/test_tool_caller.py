@@ -102,7 +102,7 @@ def test_a_packed_model_expands_to_a_checkpoint_answering_like_the_compact_one(
 ) -> None:
     from transformers import AutoModelForCausalLM
 
-    from models.shipped import ensure_shipped_model, read_manifest
+    from service.models.shipped import ensure_shipped_model, read_manifest
 
     vocab = CompactVocabulary.from_examples(examples)
     model = _small_model(vocab)

@@ -37,7 +37,7 @@ CHARTS = ("metrics.png", "categories.png", "errors.png")
 def toolgrade(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     """The real command line, in a child process, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "toolgrade", *args],
+        [sys.executable, "-m", "service", *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from toolgrade.cli import app
+from service.cli import app
 
 
 def test_build_default_writes_a_loadable_qwen3_once(tmp_path: Path, tiny_model_dir: Path) -> None:

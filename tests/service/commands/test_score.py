@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from service.cli import app
 from service.core.metrics import score_item, summarise
-from toolgrade.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -188,7 +188,7 @@ def test_reads_stdin_and_checks_field_types(tmp_path: Path) -> None:
 
 def run_cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "toolgrade", "score", *arguments],
+        [sys.executable, "-m", "service", "score", *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -9,8 +9,8 @@ import time
 import httpx
 from typer.testing import CliRunner
 
+from service.cli import app
 from tests.fixtures.servers import start_server
-from toolgrade.cli import app
 
 
 def test_help_lists_the_options() -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("toolgrade.engine")
 
 # Where built models are cached when the caller names no directory: ``.cache`` in the checkout.
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache"
 
 DEFAULT_MODEL_NAME = "toolgrade-default"
 DEMO_MODEL_NAME = "toolgrade-demo"

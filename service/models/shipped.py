@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from models.default_model import (
+from service.models.default_model import (
     QWEN3_VOCAB_SIZE,
     qwen3_config,
     save_generation_config,

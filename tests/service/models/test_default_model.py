@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models.default_model import (
+from service.config import REPO_ROOT
+from service.models.default_model import (
     DEFAULT_MODEL_NAME,
     DEMO_MODEL_NAME,
     QWEN3_ADDED_TOKENS,
@@ -20,7 +21,6 @@ from models.default_model import (
     load_bpe_ranks,
     qwen_tiktoken_path,
 )
-from service.config import REPO_ROOT
 
 WEATHER_TOOL = {
     "type": "function",
