@@ -411,9 +411,9 @@ def pack(
 
     ``weights.safetensors`` holds every tensor but the tied LM head, the embedding with only
     the trained rows (the zero row dropped) and ``kept_token_ids``; the manifest records the
-    recipe, the run and the SHA-256 of the weights :func:`service.models.shipped.expand_shipped_model`
-    writes from them (computed here by expanding once). Metrics are added by
-    :func:`record_metrics`.
+    recipe, the run and the SHA-256 of the weights that
+    :func:`service.models.shipped.expand_shipped_model` writes from them (computed here by
+    expanding once). Metrics are added by :func:`record_metrics`.
 
     Returns:
         The manifest written.
