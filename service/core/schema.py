@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import ast
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import quote
@@ -118,12 +121,11 @@ _PY_MAPPINGS: Final = frozenset(
     {"dict", "mapping", "mutablemapping", "object", "defaultdict", "ordereddict"}
 )
 
-_CACHE_LIMIT: Final = 65_536
-_TOOL_CACHE: dict[bytes, ToolSpec] = {}
-_TOOLS_STRING_CACHE: dict[str, dict[str, ToolSpec]] = {}
-_TOOLS_LIST_CACHE: dict[bytes, dict[str, ToolSpec]] = {}
-# Canonical JSON as for one tool; dataclasses (a ToolSpec) are not encoded but refused.
-_LIST_KEY_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+# Normalised tools kept at once, least recently used dropped first: a first sight costs tens
+# of µs, a hit one canonical encoding, and a reward service that sees a new schema with every
+# request must not grow without limit.
+TOOL_CACHE_SIZE: Final = 4096
+_TOOL_CACHE: OrderedDict[bytes, ToolSpec] = OrderedDict()
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -149,13 +151,6 @@ def _canonical_json(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as error:
         raise TypeError(str(error)) from error
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int = _CACHE_LIMIT) -> None:
-    # A plain bounded dict: cheaper than an LRU and enough for "distinct schemas in a run".
-    if len(cache) >= limit:
-        cache.clear()
-    cache[key] = value
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +347,8 @@ def _union(members: list[dict[str, Any]]) -> dict[str, Any]:
 def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
     """Normalise one tool schema (OpenAI, plain/BFCL or xLAM) into a :class:`ToolSpec`.
 
-    The result is cached per distinct tool (canonical JSON), so repeated tools cost one dict
+    The result is cached per distinct tool (canonical JSON; the last
+    :data:`TOOL_CACHE_SIZE` distinct tools used), so a repeated tool costs one encoding and one
     lookup.
 
     Args:
@@ -390,10 +386,17 @@ def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
             f"a tool must be plain JSON: {error}", label="schema:invalid_tool"
         ) from error
     cached = _TOOL_CACHE.get(key)
-    if cached is None:
-        cached = _build_tool_spec(tool)
-        _remember(_TOOL_CACHE, key, cached)
-    return cached
+    # A KeyError below means another thread dropped the entry in between: harmless.
+    if cached is not None:
+        with suppress(KeyError):
+            _TOOL_CACHE.move_to_end(key)
+        return cached
+    spec = _build_tool_spec(tool)
+    _TOOL_CACHE[key] = spec
+    while len(_TOOL_CACHE) > TOOL_CACHE_SIZE:
+        with suppress(KeyError):
+            _TOOL_CACHE.popitem(last=False)
+    return spec
 
 
 def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
@@ -426,21 +429,17 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
     if tools is None or (isinstance(tools, str) and not tools.strip()):
         return {}
     if isinstance(tools, str):
-        cached = _TOOLS_STRING_CACHE.get(tools)
-        if cached is None:
-            try:
-                decoded = json.loads(tools)
-            except ValueError as error:
-                raise InvalidToolSchemaError(
-                    f"tools is not valid JSON: {error}", label="schema:invalid_json", param="tools"
-                ) from error
-            if isinstance(decoded, str):
-                raise InvalidToolSchemaError(
-                    "tools must be a list of tool schemas", label="schema:invalid_tools"
-                )
-            cached = normalise_tools(decoded)
-            _remember(_TOOLS_STRING_CACHE, tools, cached)
-        return dict(cached)
+        try:
+            decoded = json.loads(tools)
+        except ValueError as error:
+            raise InvalidToolSchemaError(
+                f"tools is not valid JSON: {error}", label="schema:invalid_json", param="tools"
+            ) from error
+        if isinstance(decoded, str):
+            raise InvalidToolSchemaError(
+                "tools must be a list of tool schemas", label="schema:invalid_tools"
+            )
+        return normalise_tools(decoded)
     if isinstance(tools, Mapping):
         if all(isinstance(spec, ToolSpec) for spec in tools.values()):
             return {spec.name: spec for spec in tools.values()}
@@ -451,21 +450,7 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
             label="schema:invalid_tools",
             param="tools",
         )
-    # One canonical JSON of the whole list is the concatenation of its tools' keys, so a hit
-    # here stands for a hit on every tool below, at the cost of one encoding instead of one
-    # per tool. Anything orjson cannot encode takes the per-tool path (and its errors).
-    try:
-        list_key: bytes | None = orjson.dumps(tools, option=_LIST_KEY_OPTIONS)
-    except orjson.JSONEncodeError:
-        list_key = None
-    if list_key is not None:
-        known = _TOOLS_LIST_CACHE.get(list_key)
-        if known is not None:
-            return dict(known)
-    specs = _normalised_by_name(tools)
-    if list_key is not None:
-        _remember(_TOOLS_LIST_CACHE, list_key, dict(specs))
-    return specs
+    return _normalised_by_name(tools)
 
 
 def _normalised_by_name(tools: Sequence[Any]) -> dict[str, ToolSpec]:
@@ -565,7 +550,10 @@ def _from_json_schema(
         if schema.get("required") is True:
             required.add(parameter)
         properties[parameter] = _translate_schema(name, schema)
-    json_schema = _translate_schema(name, parameters)
+    # The properties are translated above; the rest of the object schema here.
+    json_schema = _translate_schema(
+        name, {keyword: value for keyword, value in parameters.items() if keyword != "properties"}
+    )
     json_schema["type"] = "object"
     json_schema["properties"] = properties
     json_schema["required"] = sorted(required)
@@ -604,7 +592,9 @@ def _translate_schema(tool_name: str, schema: Mapping[str, Any]) -> dict[str, An
 
 
 def _translate_sub(tool_name: str, value: Any) -> Any:
-    return _translate_schema(tool_name, value) if isinstance(value, Mapping) else value
+    if type(value) is dict or isinstance(value, Mapping):
+        return _translate_schema(tool_name, value)
+    return value
 
 
 def _translate_type(tool_name: str, value: Any) -> str | list[str] | None:
@@ -700,8 +690,30 @@ def _validator_key(json_schema: Mapping[str, Any]) -> bytes:
     return _canonical_json(_without_annotations(json_schema))
 
 
+@dataclass(frozen=True, slots=True)
+class _CompiledSchema:
+    """A schema's validator, and the object-level facts that label most failures cheaply.
+
+    ``required`` is the top-level ``required`` list: a missing name is the most fundamental
+    failure whatever else fails. ``allowed`` (None unless it is exact) holds the only names
+    an object may have: set when the schema is a plain closed object (``type``,
+    ``properties``, ``required``, ``additionalProperties: false``) whose parameter schemas
+    require nothing themselves, so an unknown name is then the most fundamental failure left.
+    Only other failures need the validator's (much slower) error list.
+    """
+
+    validator: jsonschema_rs.Validator
+    required: frozenset[str]
+    allowed: frozenset[str] | None
+
+
+_PLAIN_OBJECT_KEYWORDS: Final = frozenset(
+    {"type", "properties", "required", "additionalProperties"}
+)
+
+
 @lru_cache(maxsize=VALIDATOR_CACHE_SIZE)
-def _compiled_validator(key: bytes) -> jsonschema_rs.Validator:
+def _compiled_validator(key: bytes) -> _CompiledSchema:
     """The Draft 2020-12 validator of the schema whose canonical JSON is ``key``.
 
     Building it checks the schema whole: against the Draft 2020-12 meta-schema, every
@@ -710,7 +722,8 @@ def _compiled_validator(key: bytes) -> jsonschema_rs.Validator:
     for a schema that fails any of it.
     """
     schema = orjson.loads(key)
-    definitions = list(_definition_pointers(schema, ""))
+    has_definitions = b'"$defs"' in key or b'"definitions"' in key
+    definitions = list(_definition_pointers(schema, "")) if has_definitions else []
     existing = schema.get("allOf", [])
     if definitions and isinstance(existing, list):
         # The validator compiles what the schema reaches; a definition nothing references
@@ -718,7 +731,18 @@ def _compiled_validator(key: bytes) -> jsonschema_rs.Validator:
         reaching = dict(schema)
         reaching["allOf"] = [*existing, *({"$ref": f"#{pointer}"} for pointer in definitions)]
         jsonschema_rs.Draft202012Validator(reaching, validate_formats=False, offline=True)
-    return jsonschema_rs.Draft202012Validator(schema, validate_formats=False, offline=True)
+    validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=False, offline=True)
+    if not isinstance(schema, dict):
+        return _CompiledSchema(validator, frozenset(), None)
+    required = frozenset(schema.get("required", ()))
+    properties = schema.get("properties", {})
+    plain_closed_object = (
+        set(schema) <= _PLAIN_OBJECT_KEYWORDS
+        and schema.get("additionalProperties", True) is False
+        and b'"required"' not in orjson.dumps(properties)
+    )
+    allowed = frozenset(properties) if plain_closed_object else None
+    return _CompiledSchema(validator, required, allowed)
 
 
 def _definition_pointers(schema: Any, pointer: str) -> Iterator[str]:
@@ -809,13 +833,15 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     if type(arguments) is not dict:
         arguments = dict(arguments)  # JSON Schema's "object" is a dict
     key = spec.validator_key or check_json_schema(spec.name, spec.json_schema)
-    validator = _compiled_validator(key)
+    compiled = _compiled_validator(key)
+    if not compiled.required <= arguments.keys():
+        return "schema:missing_required"
     if (b'"$ref"' in key or b'"$dynamicRef"' in key) and _deeper_than(
         arguments, _MAX_DEPTH_UNDER_REFERENCES
     ):
         return "schema:invalid_value"  # nested past anything a decoder or a tool accepts
     try:
-        return _labelled_verdict(validator, arguments)
+        return _labelled_verdict(compiled, arguments)
     except ValueError:
         # Not plain JSON data (a str subclass, a lone surrogate, a set, a non-string key) or
         # nested past the validator's own limit: judge what JSON would carry, if anything.
@@ -827,14 +853,17 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     except RecursionError:
         return "schema:invalid_value"
     try:
-        return _labelled_verdict(validator, carried)
+        return _labelled_verdict(compiled, carried)
     except ValueError:
         return "schema:invalid_value"
 
 
-def _labelled_verdict(validator: jsonschema_rs.Validator, arguments: Any) -> str | None:
+def _labelled_verdict(compiled: _CompiledSchema, arguments: dict[str, Any]) -> str | None:
+    validator = compiled.validator
     if validator.is_valid(arguments):
         return None
+    if compiled.allowed is not None and not arguments.keys() <= compiled.allowed:
+        return "schema:unknown_parameter"
     labels = {_label_for(error) for error in validator.iter_errors(arguments)}
     return next((label for label in _LABEL_PRIORITY if label in labels), "schema:invalid_value")
 

@@ -319,6 +319,20 @@ def test_one_validator_is_built_per_distinct_schema() -> None:
     assert first.validator_key == second.validator_key
 
 
+def test_the_tool_cache_is_bounded_and_keeps_what_is_used() -> None:
+    kept = {"name": "kept_tool", "parameters": {"x": {"type": "int"}}}
+    first = normalise_tool(kept)
+    for index in range(schema_module.TOOL_CACHE_SIZE + 10):
+        normalise_tool({"name": f"lru_{index}", "parameters": {"x": {"type": "int"}}})
+        if index % 100 == 0:
+            assert normalise_tool(kept) is first  # recently used: kept
+    assert len(schema_module._TOOL_CACHE) == schema_module.TOOL_CACHE_SIZE
+    evicted = {"name": "lru_0", "parameters": {"x": {"type": "int"}}}
+    before = normalise_tool(evicted)
+    assert normalise_tool(evicted) is before
+    assert normalise_tool(kept) is first
+
+
 def test_the_validator_cache_is_bounded() -> None:
     compiled = schema_module._compiled_validator
     for index in range(VALIDATOR_CACHE_SIZE + 50):
