@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from service.core.errors import ToolGradeError
 from service.engine.errors import EngineUnavailableError
 from service.logging_config import REQUEST_ID_HEADER, current_request_id
+from service.protocol.errors import error_body, error_body_for
 
 logger = logging.getLogger("toolgrade.errors")
 
@@ -43,18 +44,6 @@ _HTTP_ERROR_KINDS: dict[int, tuple[str, str]] = {
 }
 
 
-def error_body(
-    message: str, *, error_type: str, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """The OpenAI error envelope as a JSON-ready dict.
-
-    Example:
-        >>> error_body("bad", error_type="invalid_request_error", code="request:x")["error"]
-        {'message': 'bad', 'type': 'invalid_request_error', 'param': None, 'code': 'request:x'}
-    """
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
 def error_response(exc: ToolGradeError, headers: dict[str, str] | None = None) -> JSONResponse:
     """The response for a :class:`ToolGradeError` (usable from ASGI middleware too).
 
@@ -65,8 +54,9 @@ def error_response(exc: ToolGradeError, headers: dict[str, str] | None = None) -
         >>> response.status_code, response.body[:40]
         (413, b'{"error":{"message":"too big","type":"in')
     """
-    body = error_body(exc.message, error_type=exc.error_type, param=exc.param, code=exc.label)
-    return JSONResponse(body, status_code=exc.status_code, headers=_with_request_id(headers))
+    return JSONResponse(
+        error_body_for(exc), status_code=exc.status_code, headers=_with_request_id(headers)
+    )
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, str | None, str]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.core.schema import normalise_tools
+from service.core.schema import normalise_tools, openai_tool
 
 _API_SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -54,16 +54,7 @@ def build_chat_request(
             api_name = _api_safe_alias(name, taken)
             taken.add(api_name)
             dataset_name_of[api_name] = name
-        api_tools.append(
-            {
-                "type": "function",
-                "function": {
-                    "name": api_name,
-                    "description": spec.description,
-                    "parameters": dict(spec.json_schema),
-                },
-            }
-        )
+        api_tools.append(openai_tool(spec, name=api_name))
     return ChatRequest(
         messages=[dict(message) for message in messages],
         tools=api_tools,

@@ -46,6 +46,7 @@ from service.core.types import ToolSpec
 __all__ = [
     "normalise_tool",
     "normalise_tools",
+    "openai_tool",
     "validate_arguments",
     "xlam_type_to_json_schema",
 ]
@@ -451,6 +452,37 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
             param="tools",
         )
     return _normalised_by_name(tools)
+
+
+def openai_tool(spec: ToolSpec, *, name: str | None = None) -> dict[str, Any]:
+    """A normalised tool in OpenAI's ``{"type": "function", "function": {...}}`` form.
+
+    The way back from :func:`normalise_tools` for whoever sends tools to a chat template or an
+    OpenAI-compatible endpoint, so a BFCL or xLAM tool goes out as OpenAI clients send tools.
+
+    Args:
+        spec: The normalised tool.
+        name: The name to send instead of ``spec.name`` (an alias an API accepts).
+
+    Returns:
+        A new JSON-ready dict; ``parameters`` is the tool's whole JSON Schema object.
+
+    Example:
+        >>> spec = normalise_tool({"name": "add", "parameters": {"a": {"type": "int"}}})
+        >>> tool = openai_tool(spec)
+        >>> tool["type"], tool["function"]["name"], tool["function"]["parameters"]["required"]
+        ('function', 'add', ['a'])
+        >>> normalise_tool(tool) == spec
+        True
+    """
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name if name is None else name,
+            "description": spec.description,
+            "parameters": dict(spec.json_schema),
+        },
+    }
 
 
 def _normalised_by_name(tools: Sequence[Any]) -> dict[str, ToolSpec]:

@@ -11,13 +11,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.core.parsing.hermes import TOOL_CALL_OPEN
 from service.engine.errors import InvalidChatRequestError
 
 logger = logging.getLogger("toolgrade.engine")
-
-# Qwen3/Hermes markup: a template that mentions it expects tool calls in these blocks.
-TOOL_CALL_OPEN = "<tool_call>"
-TOOL_CALL_CLOSE = "</tool_call>"
 
 
 class ChatTokenizer:
@@ -31,6 +28,7 @@ class ChatTokenizer:
         self._tokenizer = tokenizer
         template = tokenizer.chat_template
         self.chat_template: str | None = template if isinstance(template, str) else None
+        # A template that mentions the Hermes opening tag expects calls in Hermes blocks.
         self.writes_hermes_tool_calls = (
             self.chat_template is not None and TOOL_CALL_OPEN in self.chat_template
         )

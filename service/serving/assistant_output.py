@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.core.parsing import parse_calls
+from service.core.parsing import parse_answer, split_reasoning
+from service.core.parsing.hermes import THINK_CLOSE, THINK_OPEN
 from service.core.types import ToolCall
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 # Characters where a call may begin in content: Hermes/XML markup, JSON, a Markdown fence.
 _CALL_START = re.compile(r"[<{\[`]")
 # Content that starts with a dotted identifier and maybe "(" may be a Python-style ``f(a=1)``.
@@ -43,37 +42,15 @@ class AssistantOutput:
     parse_error: str | None = None
 
 
-def split_reasoning(text: str, *, starts_in_reasoning: bool = False) -> tuple[str | None, str]:
-    """``(reasoning, rest)`` of a completion; reasoning None when there is no think block.
-
-    ``starts_in_reasoning`` is for templates whose generation prompt already opens the block
-    (the text then has only the closing tag). An unclosed block is all reasoning.
-
-    Example:
-        >>> split_reasoning("<think>\\nhmm\\n</think>\\n\\nHi")
-        ('hmm', 'Hi')
-        >>> split_reasoning("hmm</think>Hi", starts_in_reasoning=True)
-        ('hmm', 'Hi')
-        >>> split_reasoning("Hi")
-        (None, 'Hi')
-    """
-    body = text
-    if starts_in_reasoning:
-        body = THINK_OPEN + text
-    stripped = body.lstrip()
-    if not stripped.startswith(THINK_OPEN):
-        return None, text.strip()
-    inner = stripped[len(THINK_OPEN) :]
-    reasoning, closed, rest = inner.partition(THINK_CLOSE)
-    if not closed:
-        return inner.strip() or None, ""
-    return reasoning.strip() or None, rest.strip()
-
-
 def interpret_output(
     text: str, *, parse_tool_calls: bool, starts_in_reasoning: bool = False
 ) -> AssistantOutput:
     """Reasoning, content and (when ``parse_tool_calls``) calls of a completion.
+
+    The reasoning is split once, by the core's rule, with what the server knows of its prompt
+    (``starts_in_reasoning``): a lone ``</think>`` ends the reasoning only when the prompt
+    opened the block; otherwise it is part of the content (and a stream can send the content
+    as it comes). The rest is parsed as it is, never split a second time.
 
     Example:
         >>> out = interpret_output('<tool_call>\\n{"name": "f", "arguments": {"x": 1}}\\n'
@@ -84,9 +61,11 @@ def interpret_output(
         'parse:unterminated_tool_call'
     """
     reasoning, rest = split_reasoning(text, starts_in_reasoning=starts_in_reasoning)
+    reasoning = reasoning or None  # an empty think block (thinking off) is no reasoning
+    rest = rest.strip()
     if not parse_tool_calls:
         return AssistantOutput(text=text, content=rest or None, reasoning=reasoning)
-    result = parse_calls(rest)
+    result = parse_answer(rest, reasoning=reasoning)
     if result.calls:
         content = result.content.strip() if result.content else None
         return AssistantOutput(

@@ -34,6 +34,7 @@ from service.protocol.chat import (
     ToolCallDelta,
     Usage,
 )
+from service.protocol.errors import error_body_for
 from service.serving.assistant_output import AssistantOutput, AssistantStream
 from service.serving.generation import (
     PreparedPrompt,
@@ -43,6 +44,7 @@ from service.serving.generation import (
     prepare_chat_prompt,
     sampling_options,
 )
+from service.serving.tool_choice import request_tools
 
 logger = logging.getLogger("toolgrade.generation")
 
@@ -70,7 +72,9 @@ class ChatCompletionService:
         prompt = prepare_chat_prompt(
             self.engine,
             request.messages,
-            tools=[tool.model_dump(exclude_none=True) for tool in request.tools or ()],
+            tools=request_tools(
+                [tool.model_dump(exclude_none=True) for tool in request.tools or ()]
+            ),
             tool_choice=request.tool_choice,
             enable_thinking=_enable_thinking(request),
         )
@@ -163,13 +167,7 @@ class ChatCompletionService:
                 )
         except ToolGradeError as exc:
             # Headers are sent: report in-band, as OpenAI-compatible servers do.
-            error = {
-                "message": exc.message,
-                "type": exc.error_type,
-                "param": exc.param,
-                "code": exc.label,
-            }
-            yield f"data: {json.dumps({'error': error})}\n\n"
+            yield f"data: {json.dumps(error_body_for(exc))}\n\n"
         else:
             if include_usage:
                 completion_tokens = sum(token_counts)

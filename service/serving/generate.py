@@ -18,6 +18,7 @@ from service.serving.generation import (
     prepare_raw_prompt,
     sampling_options,
 )
+from service.serving.tool_choice import request_tools
 
 
 class GenerateService:
@@ -37,7 +38,7 @@ class GenerateService:
             prompt = prepare_chat_prompt(
                 self.engine,
                 request.messages,
-                tools=request.tools,
+                tools=request_tools(request.tools),
                 tool_choice=request.tool_choice,
                 enable_thinking=request.enable_thinking,
             )

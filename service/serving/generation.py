@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.core.parsing.hermes import THINK_OPEN
 from service.engine.base import GenerationEngine, GenerationInput, SamplingOptions
 from service.engine.errors import (
     InvalidChatRequestError,
@@ -17,13 +18,8 @@ from service.engine.errors import (
 )
 from service.engine.tokenizer import ChatTokenizer
 from service.protocol.chat import ChatMessage
-from service.serving.assistant_output import THINK_OPEN, AssistantOutput, interpret_output
-from service.serving.tool_choice import (
-    ToolChoicePlan,
-    plan_tool_choice,
-    template_tools,
-    tool_list,
-)
+from service.serving.assistant_output import AssistantOutput, interpret_output
+from service.serving.tool_choice import RequestTools, ToolChoicePlan, plan_tool_choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +76,20 @@ def prepare_chat_prompt(
     engine: GenerationEngine,
     messages: Sequence[ChatMessage],
     *,
-    tools: Any,
+    tools: RequestTools,
     tool_choice: Any,
     enable_thinking: bool | None,
 ) -> PreparedPrompt:
-    """Render ``messages`` with ``tools`` (any form the core reads, or a JSON string of them)
-    under ``tool_choice`` and tokenise the result."""
+    """Render ``messages`` with ``tools`` (normalised by
+    :func:`~service.serving.tool_choice.request_tools`) under ``tool_choice`` and tokenise the
+    result."""
     tokenizer = engine.tokenizer
-    tools = tool_list(tools)
     plan = plan_tool_choice(
         tool_choice, tools, tokenizer, supports_json_schema=engine.supports_json_schema
     )
     thinking = plan.enable_thinking if plan.enable_thinking is not None else enable_thinking
     prompt = tokenizer.render_chat(
-        message_dicts(messages), tools=template_tools(tools), enable_thinking=thinking
+        message_dicts(messages), tools=tools.template, enable_thinking=thinking
     )
     return PreparedPrompt(
         token_ids=tuple(tokenizer.encode(prompt + plan.forced_prefix)),

@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from service.core.schema import normalise_tools
+from service.core.parsing.hermes import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from service.core.schema import normalise_tools, openai_tool
 from service.core.types import ToolSpec
 from service.engine.errors import InvalidChatRequestError
-from service.engine.tokenizer import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ChatTokenizer
+from service.engine.tokenizer import ChatTokenizer
 
 ToolChoiceMode = Literal["none", "auto", "required", "named"]
 
@@ -45,53 +46,58 @@ class ToolChoicePlan:
     enable_thinking: bool | None = None
 
 
-def tool_list(tools: Any) -> list[Mapping[str, Any]]:
-    """Tools as a list of schema objects; a JSON string (as xLAM rows carry them) is decoded.
+@dataclass(frozen=True, slots=True)
+class RequestTools:
+    """A request's tools, normalised once where the request enters serving.
+
+    ``specs`` (by name) drive the tool-choice plan; ``template`` is what the chat template
+    renders (``None`` without tools).
+    """
+
+    specs: Mapping[str, ToolSpec]
+    template: list[dict[str, Any]] | None
+
+    def __bool__(self) -> bool:
+        return bool(self.specs)
+
+
+NO_TOOLS = RequestTools(specs={}, template=None)
+
+
+def request_tools(tools: Any) -> RequestTools:
+    """Normalise a request's tools: a list in any form the core reads, a single tool, or a JSON
+    string of them (as xLAM rows carry them); ``None`` or empty for none.
+
+    OpenAI-form tools reach the template exactly as the client sent them; BFCL and xLAM tools
+    are rendered in OpenAI's form from their normalised JSON Schema.
 
     Raises:
         InvalidToolSchemaError: Not tools in any supported form (400).
+
+    Example:
+        >>> tools = request_tools('[{"name": "add", "parameters": {"a": {"type": "int"}}}]')
+        >>> list(tools.specs), tools.template[0]["function"]["parameters"]["required"]
+        (['add'], ['a'])
+        >>> bool(request_tools(None)), request_tools([]).template
+        (False, None)
     """
-    normalise_tools(tools)  # validates every tool, whatever its form
-    if not tools:
-        return []
+    specs = normalise_tools(tools)  # validates every tool, whatever its form
+    if not specs:
+        return NO_TOOLS
     decoded = json.loads(tools) if isinstance(tools, str) else tools
-    return [decoded] if isinstance(decoded, Mapping) else list(decoded)
-
-
-def template_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
-    """Tools in OpenAI's form for the chat template; BFCL/xLAM tools are converted.
-
-    Raises:
-        InvalidToolSchemaError: A tool none of the supported forms describes (400).
-    """
-    if not tools:
-        return None
-    specs = normalise_tools(list(tools))
-    rendered = []
-    for tool in tools:
-        if isinstance(tool.get("function"), Mapping):
-            rendered.append(dict(tool))
-        else:
-            spec = specs[str(tool.get("name"))]
-            rendered.append(openai_tool(spec))
-    return rendered
-
-
-def openai_tool(spec: ToolSpec) -> dict[str, Any]:
-    """A normalised tool in OpenAI's ``{"type": "function", "function": ...}`` form."""
-    return {
-        "type": "function",
-        "function": {
-            "name": spec.name,
-            "description": spec.description,
-            "parameters": dict(spec.json_schema),
-        },
-    }
+    listed = [decoded] if isinstance(decoded, Mapping) else decoded
+    template = [
+        dict(tool)
+        if isinstance(tool.get("function"), Mapping)
+        else openai_tool(specs[str(tool.get("name"))])
+        for tool in listed
+    ]
+    return RequestTools(specs=specs, template=template)
 
 
 def plan_tool_choice(
     tool_choice: Any,
-    tools: Sequence[Mapping[str, Any]] | None,
+    tools: RequestTools,
     tokenizer: ChatTokenizer,
     *,
     supports_json_schema: bool,
@@ -116,7 +122,7 @@ def plan_tool_choice(
             label="request:tool_choice_without_tools",
             param="tool_choice",
         )
-    specs = normalise_tools(list(tools))
+    specs = tools.specs
     if function_name is not None and function_name not in specs:
         raise InvalidChatRequestError(
             f"tool_choice names {function_name!r}, which is not among the tools "

@@ -22,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.core.parsing import labels
+from service.core.parsing.hermes import split_reasoning
 from service.core.parsing.structured import parse_structured
-from service.core.parsing.text import parse_text
+from service.core.parsing.text import parse_answer_text, parse_text
 from service.core.types import ParseResult
 
-__all__ = ["labels", "parse_calls"]
+__all__ = ["labels", "parse_answer", "parse_calls", "split_reasoning"]
 
 
 def parse_calls(prediction: Any) -> ParseResult:
@@ -63,12 +64,42 @@ reasoning=None)
     """
     try:
         return _dispatch(prediction)
-    except RecursionError:
-        return ParseResult(calls=(), error=labels.TOO_DEEP, form=_form_guess(prediction))
     # The contract is "never raises": a bug must cost one item its score, not the whole
-    # request. Tests assert that this label never appears.
-    except Exception:
-        return ParseResult(calls=(), error=labels.INTERNAL_ERROR, form=_form_guess(prediction))
+    # request. Tests assert that the internal-error label never appears.
+    except Exception as failure:
+        return _failed(prediction, failure)
+
+
+def parse_answer(answer: str, *, reasoning: str | None = None) -> ParseResult:
+    """Calls in the answer part of model text, its reasoning split off beforehand (by
+    :func:`split_reasoning`, which the caller also needs). Never raises.
+
+    A reader that splits the reasoning itself (the server, which streams it apart) parses the
+    rest here so that no second split reads the answer differently.
+
+    Args:
+        answer: The text after the reasoning.
+        reasoning: The reasoning, passed through to the result.
+
+    Returns:
+        A :class:`~service.core.types.ParseResult`, as :func:`parse_calls` gives.
+
+    Example:
+        >>> reasoning, answer = split_reasoning("weather?</think>\\n<tool_call>\\n"
+        ...     '{"name": "get_weather", "arguments": {}}\\n</tool_call>')
+        >>> result = parse_answer(answer, reasoning=reasoning)
+        >>> result.calls, result.reasoning
+        ((ToolCall(name='get_weather', arguments={}),), 'weather?')
+    """
+    try:
+        return parse_answer_text(answer, reasoning=reasoning)
+    except Exception as failure:
+        return _failed(answer, failure)
+
+
+def _failed(prediction: Any, failure: Exception) -> ParseResult:
+    label = labels.TOO_DEEP if isinstance(failure, RecursionError) else labels.INTERNAL_ERROR
+    return ParseResult(calls=(), error=label, form=_form_guess(prediction))
 
 
 def _dispatch(prediction: Any) -> ParseResult:

@@ -30,41 +30,76 @@ from service.core.parsing.call_objects import CallParseError, tool_call_from
 from service.core.parsing.json_text import NOT_JSON, decode_json
 from service.core.types import ParseResult, ToolCall
 
-__all__ = ["CLOSE_TAG", "OPEN_TAG", "has_tool_call_markup", "parse_hermes", "split_reasoning"]
+__all__ = [
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "TOOL_CALL_CLOSE",
+    "TOOL_CALL_OPEN",
+    "has_tool_call_markup",
+    "parse_hermes",
+    "split_reasoning",
+]
 
-OPEN_TAG: Final = "<tool_call>"
-CLOSE_TAG: Final = "</tool_call>"
-_THINK_OPEN: Final = "<think>"
-_THINK_CLOSE: Final = "</think>"
+TOOL_CALL_OPEN: Final = "<tool_call>"
+TOOL_CALL_CLOSE: Final = "</tool_call>"
+THINK_OPEN: Final = "<think>"
+THINK_CLOSE: Final = "</think>"
 
 
-def split_reasoning(text: str) -> tuple[str | None, str]:
+def split_reasoning(
+    text: str, *, starts_in_reasoning: bool | None = None
+) -> tuple[str | None, str]:
     """``(reasoning, rest)``: the ``<think>`` block's stripped text (``None`` when absent).
 
-    An unterminated ``<think>`` (the model was cut off while thinking) is all reasoning.
+    A leading ``<think>`` block is reasoning; an unterminated one (the model was cut off while
+    thinking) is all reasoning. A lone ``</think>`` depends on what is known of the prompt:
+
+    * ``starts_in_reasoning=None`` (a scorer reading text without its prompt): the template
+      pre-filled ``<think>``, so the text before a lone ``</think>`` is reasoning — unless a
+      ``<tool_call>`` comes first (then the tag is stray text inside the answer);
+    * ``True`` (the server saw its generation prompt open the block): as if the text began
+      with ``<think>``;
+    * ``False`` (the server saw that it did not): a lone ``</think>`` is text of the answer.
+      Knowing beats guessing here, and it lets a stream send the answer as it is written
+      instead of holding everything back in case a ``</think>`` turns up later.
+
+    Args:
+        text: The model's output.
+        starts_in_reasoning: Whether the prompt opened a think block; ``None`` when unknown.
+
+    Returns:
+        The reasoning (``None`` without a think block, ``""`` for an empty one) and the text
+        after it (not stripped).
 
     Example:
         >>> split_reasoning("<think>\\nweather in Paris?\\n</think>\\n\\nanswer")
         ('weather in Paris?', '\\n\\nanswer')
         >>> split_reasoning("pre-filled think</think>answer"), split_reasoning("answer")
         (('pre-filled think', 'answer'), (None, 'answer'))
+        >>> split_reasoning("stray</think>answer", starts_in_reasoning=False)
+        (None, 'stray</think>answer')
+        >>> split_reasoning("cut short", starts_in_reasoning=True)
+        ('cut short', '')
     """
-    start = text.find(_THINK_OPEN)
+    if starts_in_reasoning:
+        text = THINK_OPEN + text
+    start = text.find(THINK_OPEN)
     if start >= 0 and not text[:start].strip():
-        inner = start + len(_THINK_OPEN)
-        end = text.find(_THINK_CLOSE, inner)
+        inner = start + len(THINK_OPEN)
+        end = text.find(THINK_CLOSE, inner)
         if end < 0:
             return text[inner:].strip(), ""
-        return text[inner:end].strip(), text[end + len(_THINK_CLOSE) :]
-    end = text.find(_THINK_CLOSE)
-    if end >= 0 and (start < 0 or start > end) and text.find(OPEN_TAG, 0, end) < 0:
-        return text[:end].strip(), text[end + len(_THINK_CLOSE) :]
+        return text[inner:end].strip(), text[end + len(THINK_CLOSE) :]
+    if starts_in_reasoning is None:
+        end = text.find(THINK_CLOSE)
+        if end >= 0 and (start < 0 or start > end) and text.find(TOOL_CALL_OPEN, 0, end) < 0:
+            return text[:end].strip(), text[end + len(THINK_CLOSE) :]
     return None, text
 
 
 def has_tool_call_markup(text: str) -> bool:
     """Whether ``text`` holds either Hermes tag (then it is parsed as Hermes, and only so)."""
-    return OPEN_TAG in text or CLOSE_TAG in text
+    return TOOL_CALL_OPEN in text or TOOL_CALL_CLOSE in text
 
 
 def parse_hermes(text: str, *, reasoning: str | None = None) -> ParseResult:
@@ -85,23 +120,25 @@ def parse_hermes(text: str, *, reasoning: str | None = None) -> ParseResult:
     position = 0
     try:
         while True:
-            start = text.find(OPEN_TAG, position)
+            start = text.find(TOOL_CALL_OPEN, position)
             if start < 0:
                 outside.append(text[position:])
                 break
             outside.append(text[position:start])
-            inner = start + len(OPEN_TAG)
-            end = text.find(CLOSE_TAG, inner)
-            next_start = text.find(OPEN_TAG, inner, end if end >= 0 else len(text))
+            inner = start + len(TOOL_CALL_OPEN)
+            end = text.find(TOOL_CALL_CLOSE, inner)
+            next_start = text.find(TOOL_CALL_OPEN, inner, end if end >= 0 else len(text))
             if next_start >= 0:
                 raise CallParseError(labels.UNTERMINATED_TOOL_CALL, "a block without its end")
             terminated = end >= 0
             block_end = end if terminated else len(text)
             calls.append(_call_from_block(text[inner:block_end], terminated=terminated))
-            position = block_end + len(CLOSE_TAG) if terminated else block_end
+            position = block_end + len(TOOL_CALL_CLOSE) if terminated else block_end
         content = "".join(outside)
-        if CLOSE_TAG in content:
-            raise CallParseError(labels.UNMATCHED_TOOL_CALL_TAG, f"{CLOSE_TAG} without opening")
+        if TOOL_CALL_CLOSE in content:
+            raise CallParseError(
+                labels.UNMATCHED_TOOL_CALL_TAG, f"{TOOL_CALL_CLOSE} without opening"
+            )
     except CallParseError as failure:
         return ParseResult(calls=(), error=failure.label, form="hermes", reasoning=reasoning)
     return ParseResult(

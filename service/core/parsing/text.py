@@ -23,25 +23,37 @@ from service.core.parsing.python_calls import looks_like_python_call, parse_pyth
 from service.core.parsing.structured import parse_structured
 from service.core.types import ParseResult
 
-__all__ = ["parse_text"]
+__all__ = ["parse_answer_text", "parse_text"]
 
 
-def parse_text(text: str, *, reasoning: str | None = None) -> ParseResult:
+def parse_text(
+    text: str, *, reasoning: str | None = None, starts_in_reasoning: bool | None = None
+) -> ParseResult:
     """Parse model text in any supported form; ``reasoning`` carries a ``<think>`` block.
 
     Args:
         text: The model's output.
         reasoning: Reasoning known from elsewhere (an OpenAI message's
             ``reasoning_content``), used when ``text`` has no ``<think>`` block.
+        starts_in_reasoning: Whether the prompt opened a think block (see
+            :func:`~service.core.parsing.hermes.split_reasoning`); ``None`` when unknown.
 
     Example:
         >>> parse_text("<think>easy</think>get_time()")
         ParseResult(calls=(ToolCall(name='get_time', arguments={}),), error=None, \
 form='python', content=None, reasoning='easy')
     """
-    think, body = split_reasoning(text)
-    if think is not None:
-        reasoning = think
+    think, body = split_reasoning(text, starts_in_reasoning=starts_in_reasoning)
+    return parse_answer_text(body, reasoning=think if think is not None else reasoning)
+
+
+def parse_answer_text(body: str, *, reasoning: str | None = None) -> ParseResult:
+    """Parse the answer part of model text, its reasoning already split off.
+
+    Example:
+        >>> parse_answer_text("<think>not reasoning here</think>", reasoning="r").content
+        '<think>not reasoning here</think>'
+    """
     body = body.strip()
     if not body:
         return ParseResult(calls=(), reasoning=reasoning)

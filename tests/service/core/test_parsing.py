@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from service.core.parsing import labels, parse_calls
+from service.core.parsing import labels, parse_answer, parse_calls, split_reasoning
 from service.core.parsing.embedded import MAX_FAILED_DECODES, bracket_pairs
 from service.core.types import ParseResult, ToolCall
 
@@ -79,6 +79,34 @@ def test_prefilled_think_tag_leaves_only_the_closing_tag() -> None:
     result = parse_calls("Paris, so get_weather.\n</think>\n" + hermes(WEATHER))
 
     assert (result.calls, result.reasoning) == ((WEATHER_CALL,), "Paris, so get_weather.")
+
+
+@pytest.mark.parametrize(
+    ("starts_in_reasoning", "expected"),
+    [
+        (None, ("Paris.", "\nanswer")),  # unknown prompt: a lone tag closes a pre-filled block
+        (True, ("Paris.", "\nanswer")),  # the prompt opened the block
+        (False, (None, "Paris.</think>\nanswer")),  # it did not: the tag is answer text
+    ],
+)
+def test_a_lone_closing_think_tag_follows_what_is_known_of_the_prompt(
+    starts_in_reasoning: bool | None, expected: tuple[str | None, str]
+) -> None:
+    text = "Paris.</think>\nanswer"
+    assert split_reasoning(text, starts_in_reasoning=starts_in_reasoning) == expected
+
+
+def test_an_unclosed_block_opened_by_the_prompt_is_all_reasoning() -> None:
+    assert split_reasoning("still thinking", starts_in_reasoning=True) == ("still thinking", "")
+    assert split_reasoning("still thinking") == (None, "still thinking")
+
+
+def test_parse_answer_does_not_split_reasoning_again() -> None:
+    reasoning, answer = split_reasoning("<think>a</think><think>b</think>" + hermes(WEATHER))
+    result = parse_answer(answer, reasoning=reasoning)
+    assert result == parse_calls("<think>a</think><think>b</think>" + hermes(WEATHER))
+    assert (result.reasoning, result.content) == ("a", "<think>b</think>")
+    assert result.calls == (WEATHER_CALL,)
 
 
 def test_tool_call_markup_inside_reasoning_is_not_a_call() -> None:

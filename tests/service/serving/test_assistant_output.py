@@ -7,12 +7,12 @@ import doctest
 import pytest
 
 from service.serving import assistant_output
-from service.serving.assistant_output import AssistantStream, interpret_output, split_reasoning
+from service.serving.assistant_output import AssistantStream, interpret_output
 
 
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(assistant_output)
-    assert result.failed == 0 and result.attempted >= 5
+    assert result.failed == 0 and result.attempted >= 3
 
 
 @pytest.mark.parametrize(
@@ -21,15 +21,53 @@ def test_docstring_examples_run() -> None:
         ("<think>\na\n</think>\n\nb", False, ("a", "b")),
         ("  <think>a</think>b  ", False, ("a", "b")),
         ("<think>\n\n</think>\n\nb", False, (None, "b")),
-        ("<think>cut short", False, ("cut short", "")),
+        ("<think>cut short", False, ("cut short", None)),
         ("a</think>\n\nb", True, ("a", "b")),
+        ("cut short", True, ("cut short", None)),
         ("b <think>not leading</think>", False, (None, "b <think>not leading</think>")),
+        # The prompt did not open a block: a lone closing tag is part of the answer.
+        ("a</think>b", False, (None, "a</think>b")),
     ],
 )
-def test_split_reasoning(
-    text: str, starts_in_reasoning: bool, expected: tuple[str | None, str]
+@pytest.mark.parametrize("parse_tool_calls", [False, True])
+def test_reasoning_and_content(
+    text: str,
+    starts_in_reasoning: bool,
+    expected: tuple[str | None, str | None],
+    parse_tool_calls: bool,
 ) -> None:
-    assert split_reasoning(text, starts_in_reasoning=starts_in_reasoning) == expected
+    output = interpret_output(
+        text, parse_tool_calls=parse_tool_calls, starts_in_reasoning=starts_in_reasoning
+    )
+    assert (output.reasoning, output.content) == expected
+
+
+def test_a_lone_closing_tag_before_a_call_keeps_the_text_before_it() -> None:
+    # The reasoning split runs once: the parser must not split the answer again and lose
+    # "Paris?" (read neither as reasoning nor as content).
+    call = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>'
+    output = interpret_output("Paris?</think>\n" + call, parse_tool_calls=True)
+    assert [c.name for c in output.calls] == ["f"]
+    assert (output.reasoning, output.content) == (None, "Paris?</think>")
+    prefilled = interpret_output(
+        "Paris?</think>\n" + call, parse_tool_calls=True, starts_in_reasoning=True
+    )
+    assert [c.name for c in prefilled.calls] == ["f"]
+    assert (prefilled.reasoning, prefilled.content) == ("Paris?", None)
+
+
+@pytest.mark.parametrize("starts_in_reasoning", [False, True])
+def test_stream_with_a_lone_closing_tag_matches_the_whole_read(starts_in_reasoning: bool) -> None:
+    pieces = ["Paris", " is far", "</think>", "\n\nSunny", " today."]
+    stream = AssistantStream(parse_tool_calls=False, starts_in_reasoning=starts_in_reasoning)
+    reasoning, content = _feed_all(stream, pieces)
+    rest, output = stream.finish()
+    assert "".join([*reasoning, rest.reasoning]) == (output.reasoning or "")
+    assert "".join([*content, rest.content]) == (output.content or "")
+    whole = interpret_output(
+        "".join(pieces), parse_tool_calls=False, starts_in_reasoning=starts_in_reasoning
+    )
+    assert (output.reasoning, output.content) == (whole.reasoning, whole.content)
 
 
 def test_calls_are_only_read_when_asked_for() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.core.errors import InvalidToolSchemaError
+from service.core.errors import InvalidToolSchemaError, ToolGradeError
+from service.engine.base import CompletionDelta, GenerationInput
 from service.engine.errors import (
     InvalidChatRequestError,
     PromptTooLongError,
@@ -281,6 +283,7 @@ def _assemble(chunks: list[dict[str, Any]], index: int = 0) -> dict[str, Any]:
         "get_weather(city='Paris')",
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": ',
         "<think>\nunfinished reasoning that runs out",
+        "Paris, then.</think>\n" + PARIS_CALL,
     ],
 )
 async def test_streaming_adds_up_to_the_non_streamed_message(
@@ -329,3 +332,60 @@ async def test_stream_errors_are_raised_before_the_stream_starts(tokenizer: Chat
     engine = ScriptedEngine(tokenizer, replies=["x"])
     with pytest.raises(UnknownModelError):
         await ChatCompletionService(engine).create(_request(stream=True, model="nope"))
+
+
+async def test_a_lone_closing_think_tag_keeps_the_text_before_it(
+    tokenizer: ChatTokenizer,
+) -> None:
+    # This prompt does not open a think block, so a lone </think> is answer text; the text
+    # before it is neither dropped nor turned into reasoning by a second split.
+    engine = ScriptedEngine(tokenizer, replies=["Paris, then.</think>\n" + PARIS_CALL])
+    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert (choice.message.content, choice.message.reasoning_content) == (
+        "Paris, then.</think>",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "tool_choice", [None, "required", {"type": "function", "function": {"name": "get_time"}}]
+)
+async def test_tools_are_normalised_once_per_request(
+    tokenizer: ChatTokenizer, monkeypatch: pytest.MonkeyPatch, tool_choice: Any
+) -> None:
+    from service.serving import tool_choice as tool_choice_module
+
+    calls: list[Any] = []
+    normalise = tool_choice_module.normalise_tools
+
+    def counting(tools: Any) -> Any:
+        calls.append(tools)
+        return normalise(tools)
+
+    monkeypatch.setattr(tool_choice_module, "normalise_tools", counting)
+    engine = ScriptedEngine(tokenizer, replies=['{"name":"get_time","arguments":{}}'])
+    await _complete(engine, tools=[WEATHER, TIME], tool_choice=tool_choice)
+    assert len(calls) == 1
+
+
+class _FailingEngine(ScriptedEngine):
+    async def stream(self, request: GenerationInput) -> AsyncIterator[CompletionDelta]:
+        async for delta in super().stream(request):
+            yield delta
+            raise ToolGradeError("the engine died", label="engine:failed", param="model")
+
+
+async def test_an_error_after_the_stream_started_is_reported_in_band(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = _FailingEngine(tokenizer, replies=["Sunny in Paris."])
+    chunks = await _collect_stream(engine, tools=[WEATHER])
+    assert chunks[-1] == {
+        "error": {
+            "message": "the engine died",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "engine:failed",
+        }
+    }
