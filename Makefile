@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install serve test test-fast bench
 
-FAST_TESTS := service training clients models toolgrade bench \
+FAST_TESTS := service training clients bench \
 	tests/test_layering.py tests/service/core \
 	tests/clients/evaluation/test_datasets.py tests/clients/evaluation/test_endpoint.py \
 	tests/clients/evaluation/test_compare.py \

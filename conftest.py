@@ -2,7 +2,7 @@
 
 Doctests are collected from every package (``testpaths``) with no hand-kept module list: a
 module outside ``tests/`` is imported for its examples only when its source holds one, so
-modules without examples (the vLLM engine, ``python -m toolgrade``'s ``__main__``) are never
+modules without examples (the vLLM engine, ``python -m service``'s ``__main__``) are never
 imported just to find none.
 """
 
