@@ -24,9 +24,25 @@ Target: ToolGrade ≥ 2× BFCL. Measured: ≈ 0.3× (see the closing note of iss
 result-object floor shows why the target is out of reach for a per-item verdict in CPython:
 building the results alone costs ≈ 0.8 of the 2× budget (≈ 3.5 µs of 4.2 µs per item).
 
+**Cold** (``--cold``): a fresh process per side times its first pass over the candidates, with
+every tool schema seen for the first time (ToolGrade normalises, checks and compiles each;
+BFCL has nothing to warm), next to the warm passes above.
+
+**Whole process** (``--whole-process``): what a user meets. Each side is a process that starts,
+reads the candidates from a file in its own format and judges them: ``toolgrade score`` on
+``/score`` items (``python -m service score``, default options: every metric, bootstrap
+intervals, results file) against BFCL's checker process on ``model_output`` lines
+(``python -m bench.bfcl_checker_process``); wall and CPU seconds, sides interleaved
+``--repeats`` times. ``--distinct-tools N`` adds ``toolgrade score`` on N rows from
+``toolgrade synth`` with every tool renamed and given one extra optional parameter per row, so
+every tool schema is new (as in xLAM data). ``--first-sight`` times normalise + meta-check +
+validator for tool schemas never seen before.
+
 Usage::
 
-    python -m bench.score_throughput [--repeats 5] [--limit N] [--profile]
+    python -m bench.score_throughput [--repeats 5] [--limit N] [--profile] [--cold]
+    python -m bench.score_throughput --whole-process [--repeats 3] [--distinct-tools 60000]
+    python -m bench.score_throughput --first-sight
 """
 
 from __future__ import annotations
@@ -37,8 +53,14 @@ import gc
 import json
 import os
 import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -223,12 +245,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="print ToolGrade's top functions (cProfile)"
     )
+    parser.add_argument("--cold", action="store_true", help="also time a cold pass per side")
+    parser.add_argument("--cold-child", choices=["toolgrade", "bfcl"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--whole-process", action="store_true", help="time toolgrade score vs BFCL's process"
+    )
+    parser.add_argument(
+        "--distinct-tools",
+        type=int,
+        default=0,
+        help="with --whole-process: also score N synth rows whose every tool schema is new",
+    )
+    parser.add_argument(
+        "--first-sight", action="store_true", help="time the first sight of new tool schemas"
+    )
     options = parser.parse_args(argv)
+
+    if options.cold_child:
+        return cold_child(options.cold_child, options.limit)
+    if options.first_sight:
+        return first_sight(options.repeats)
+    if options.whole_process:
+        return whole_process(options.limit, options.repeats, options.distinct_tools)
 
     where = pin_to_one_core()
     candidates = generate_candidates(load_bfcl_items())[: options.limit]
     count = len(candidates)
     print(f"{count} candidates from BFCL's shipped data; pinned to {where}")
+    print(f"machine load (1/5/15 min): {machine_load()}")
+    if options.cold:
+        cold = {
+            side: cold_pass_in_fresh_process(side, options.limit) for side in ("bfcl", "toolgrade")
+        }
+        print(f"{'cold: BFCL ast_checker, first pass':<34}{cold['bfcl']:>12,.0f} checks/s")
+        print(f"{'cold: ToolGrade score_item, first':<34}{cold['toolgrade']:>12,.0f} checks/s")
+        print(f"{'cold ratio ToolGrade / BFCL':<34}{cold['toolgrade'] / cold['bfcl']:>12.2f}x")
 
     bfcl = bfcl_pass(candidates)
     ours = toolgrade_pass(candidates)
@@ -281,6 +332,200 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiler = cProfile.Profile()
         profiler.runcall(ours)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Cold passes, first sight of a schema, whole processes
+# --------------------------------------------------------------------------------------------
+
+
+def machine_load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} CPUs"
+
+
+def cold_pass_in_fresh_process(side: str, limit: int | None) -> float:
+    """Items per second of one side's first pass, in a process of its own."""
+    command = [sys.executable, "-m", "bench.score_throughput", "--cold-child", side]
+    if limit is not None:
+        command += ["--limit", str(limit)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def cold_child(side: str, limit: int | None) -> int:
+    """Print the rate of this fresh process's first pass (CPU time, this process only)."""
+    pin_to_one_core()
+    candidates = generate_candidates(load_bfcl_items())[:limit]
+    run = toolgrade_pass(candidates) if side == "toolgrade" else bfcl_pass(candidates)
+    if side == "toolgrade":
+        import service.core.metrics  # noqa: F401  (imports are not the pass)
+    else:
+        bfcl_checker()
+    gc.collect()
+    start = time.process_time()
+    run()
+    print(len(candidates) / (time.process_time() - start))
+    return 0
+
+
+def first_sight(repeats: int) -> int:
+    """µs of CPU to normalise, meta-check and compile a tool schema never seen before.
+
+    Every BFCL tool, once with its own schema and once renamed with one extra optional
+    parameter (so no validator can be shared); caches are emptied before each pass.
+    """
+    from service.core import schema
+
+    items = load_bfcl_items()
+    distinct = {
+        orjson.dumps(tool, option=orjson.OPT_SORT_KEYS): tool
+        for item in items
+        for tool in item.functions
+    }
+    tools = list(distinct.values())
+    fresh = []
+    for index, tool in enumerate(tools):
+        parameters = dict(tool.get("parameters") or {})
+        properties = dict(parameters.get("properties") or {})
+        properties[f"note_{index}"] = {"type": "string"}
+        fresh.append(
+            {
+                **tool,
+                "name": f"{tool['name']}_{index}",
+                "parameters": {**parameters, "properties": properties},
+            }
+        )
+    print(f"machine load (1/5/15 min): {machine_load()}")
+    for label, batch in (("BFCL tools as shipped", tools), ("every schema new", fresh)):
+        timings = []
+        for _ in range(repeats):
+            schema._TOOL_CACHE.clear()
+            schema._compiled_validator.cache_clear()
+            gc.collect()
+            start = time.process_time()
+            for tool in batch:
+                schema.normalise_tool(tool)
+            timings.append((time.process_time() - start) / len(batch) * 1e6)
+        print(
+            f"first sight, {label} ({len(batch)} tools): best {min(timings):.1f} µs, "
+            f"median {statistics.median(timings):.1f} µs CPU per tool (target <= 50)"
+        )
+    return 0
+
+
+def _timed_process(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def write_process_inputs(candidates: Sequence[BfclCandidate], folder: Path) -> tuple[Path, Path]:
+    """The candidates as ``/score`` items and as BFCL checker lines."""
+    items, bfcl = folder / "items.jsonl", folder / "bfcl.jsonl"
+    with items.open("wb") as ours, bfcl.open("wb") as theirs:
+        for c in candidates:
+            ours.write(
+                orjson.dumps(
+                    {
+                        "id": c.item.item_id,
+                        "prediction": c.prediction,
+                        "reference": c.item.possible_answer,
+                        "tools": c.item.functions,
+                        "category": c.category,
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
+            theirs.write(
+                orjson.dumps(
+                    {
+                        "id": c.item.item_id,
+                        "category": c.category,
+                        "function": c.item.functions,
+                        "model_output": c.model_output,
+                        "possible_answer": c.item.possible_answer,
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
+    return items, bfcl
+
+
+def write_distinct_tools_items(count: int, path: Path) -> None:
+    """``count`` synth rows as ``/score`` items, every tool renamed and given one extra optional
+    parameter per row; predictions are the answers (every third with an argument dropped)."""
+    from training.synth import SynthOptions, iter_rows
+
+    with path.open("wb") as out:
+        for row in iter_rows(SynthOptions(count=count)):
+            row_id = row["id"]
+            tools = json.loads(row["tools"])
+            answers = json.loads(row["answers"])
+            for tool in tools:
+                tool["name"] = f"{tool['name']}_{row_id}"
+                tool["parameters"][f"note_{row_id}"] = {"type": "str, optional"}
+            for answer in answers:
+                answer["name"] = f"{answer['name']}_{row_id}"
+            predicted = [dict(answer, arguments=dict(answer["arguments"])) for answer in answers]
+            if row_id % 3 == 0 and predicted and predicted[0]["arguments"]:
+                predicted[0]["arguments"].popitem()
+            prediction = "".join(f"<tool_call>{json.dumps(call)}</tool_call>" for call in predicted)
+            item = {
+                "id": row_id,
+                "prediction": prediction or "No tool fits.",
+                "reference": json.dumps(answers),
+                "tools": json.dumps(tools),
+            }
+            out.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
+    candidates = generate_candidates(load_bfcl_items())[:limit]
+    print(f"{len(candidates)} candidates from BFCL's shipped data; whole processes, cold")
+    print(f"machine load before (1/5/15 min): {machine_load()}")
+    with tempfile.TemporaryDirectory(prefix="toolgrade-bench-") as temporary:
+        folder = Path(temporary)
+        items, bfcl = write_process_inputs(candidates, folder)
+        ours = [sys.executable, "-m", "service", "score", "--input", str(items)]
+        ours += ["--output", str(folder / "results.jsonl")]
+        theirs = [sys.executable, "-m", "bench.bfcl_checker_process", str(bfcl)]
+        theirs += [str(folder / "verdicts.jsonl")]
+        times: dict[str, list[tuple[float, float]]] = {"toolgrade": [], "bfcl": []}
+        for _ in range(repeats):  # interleaved, so load from elsewhere weighs on both
+            times["bfcl"].append(_timed_process(theirs))
+            times["toolgrade"].append(_timed_process(ours))
+        for side, label in (("bfcl", "BFCL checker process"), ("toolgrade", "toolgrade score")):
+            walls = [wall for wall, _ in times[side]]
+            cpus = [cpu for _, cpu in times[side]]
+            print(
+                f"{label:<24} wall best {min(walls):6.2f} s, "
+                f"median {statistics.median(walls):6.2f} s   "
+                f"CPU best {min(cpus):6.2f} s, median {statistics.median(cpus):6.2f} s"
+            )
+        ratio_wall = min(w for w, _ in times["bfcl"]) / min(w for w, _ in times["toolgrade"])
+        ratio_cpu = min(c for _, c in times["bfcl"]) / min(c for _, c in times["toolgrade"])
+        print(
+            f"{'toolgrade speed / BFCL':<24} {ratio_wall:.2f}x wall, {ratio_cpu:.2f}x CPU "
+            "(target >= 2x)"
+        )
+        if distinct_tools:
+            rows = folder / "distinct.jsonl"
+            write_distinct_tools_items(distinct_tools, rows)
+            command = [sys.executable, "-m", "service", "score", "--input", str(rows)]
+            command += ["--output", str(folder / "distinct-results.jsonl")]
+            wall, cpu = _timed_process(command)
+            print(
+                f"{'distinct tools':<24} {distinct_tools} synth rows, every schema new: "
+                f"wall {wall:.2f} s, CPU {cpu:.2f} s (target <= 15 s)"
+            )
+    print(f"machine load after (1/5/15 min): {machine_load()}")
     return 0
 
 
