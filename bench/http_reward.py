@@ -16,10 +16,20 @@ The two sides alternate in ``--rounds`` slices, so other load on the machine wei
 Prints rewards/s for both, HTTP p50/p99 latency, and the ratio HTTP / in-process (target:
 ≥ 50 % at batch 256). Both sides share this machine's cores with each other and the client.
 
+At ``--batch 1`` (one sample per request, as OpenRLHF sends) the targets are >= 1,000
+rewards/s with p99 <= 50 ms (``--concurrency 16 --workers 2``).
+
+``--memory N`` instead sends N one-sample requests, each with a tool schema the server has not
+seen (every tool renamed and given one extra optional parameter, as GRPO over xLAM-style rows
+does), and prints the server's resident memory (all its processes) after a warm-up, at N/2 and
+at N: the growth over the second half must stay <= 16 MiB (bounded caches).
+
 Usage::
 
     python -m bench.http_reward [--duration 10] [--batch 256] [--concurrency 4] [--workers 1]
                                 [--rounds 5]
+    python -m bench.http_reward --batch 1 --concurrency 16 --workers 2
+    python -m bench.http_reward --memory 16000 [--concurrency 16] [--workers 2]
 """
 
 from __future__ import annotations
@@ -272,7 +282,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="Concurrent HTTP clients.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     parser.add_argument("--rounds", type=int, default=5, help="Alternations of the two sides.")
+    parser.add_argument(
+        "--memory", type=int, default=0, help="Send N requests with new schemas; print RSS."
+    )
     args = parser.parse_args()
+    print(f"machine load (1/5/15 min): {machine_load()}")
+    if args.memory:
+        memory_growth(args)
+        return
 
     completions, labels = build_batch(args.batch)
     body_kib = len(json.dumps({"completions": completions, "labels": labels})) / 1024
@@ -305,6 +322,110 @@ def main() -> None:
     print(
         f"HTTP / in-process = {ratio:.0%} ({verdict} the >= 50% target); {len(latencies)} requests"
     )
+    if args.batch == 1:
+        met = remote >= 1000 and p99 * 1000 <= 50
+        print(
+            f"batch 1: {remote:,.0f} rewards/s, p99 {p99 * 1000:.1f} ms "
+            f"({'meets' if met else 'MISSES'} >= 1,000/s with p99 <= 50 ms)"
+        )
+    print(f"machine load after (1/5/15 min): {machine_load()}")
+
+
+def machine_load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} CPUs"
+
+
+def new_schema_body(index: int) -> bytes:
+    """One sample whose tools no earlier request had: renamed, one extra optional parameter."""
+    completions, labels = build_batch(1, seed=index)
+    tools = json.loads(labels[0]["tools"])
+    answers = json.loads(labels[0]["answers"])
+    for tool in tools:
+        tool["name"] = f"{tool['name']}_{index}"
+        tool["parameters"][f"note_{index}"] = {"type": "str, optional"}
+    for answer in answers:
+        answer["name"] = f"{answer['name']}_{index}"
+        completions[0] = completions[0].replace(
+            f'"name": "{answer["name"].rsplit("_", 1)[0]}"', f'"name": "{answer["name"]}"'
+        )
+    label = {"answers": json.dumps(answers), "tools": json.dumps(tools)}
+    return json.dumps({"completions": completions, "labels": [label]}).encode()
+
+
+def server_rss_mib(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants (Linux /proc), in MiB."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total_kib, pending = 0, [root_pid]
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def memory_growth(args: argparse.Namespace) -> None:
+    total, warm_up = args.memory, 200
+    print(
+        f"{total} one-sample /reward requests, every one with new tool schemas; "
+        f"server workers {args.workers}, clients {args.concurrency}"
+    )
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="toolgrade-bench-", suffix=".log")[1])
+    server = start_server(port, args.workers, log_path)
+    url = f"http://127.0.0.1:{port}/reward"
+    try:
+        readings = asyncio.run(_send_new_schemas(url, server.pid, total, warm_up, args))
+    finally:
+        stop_server(server)
+    start, middle, end = readings
+    print(f"server RSS after {warm_up} warm-up requests: {start:8.1f} MiB")
+    print(f"server RSS after {total // 2} requests:{'':>9}{middle:8.1f} MiB")
+    print(f"server RSS after {total} requests:{'':>9}{end:8.1f} MiB")
+    growth = end - middle
+    verdict = "meets" if growth <= 16 else "MISSES"
+    print(f"growth over the second half: {growth:+.1f} MiB ({verdict} the <= 16 MiB target)")
+
+
+async def _send_new_schemas(
+    url: str, server_pid: int, total: int, warm_up: int, args: argparse.Namespace
+) -> tuple[float, float, float]:
+    headers = {"Content-Type": "application/json"}
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def send_range(first: int, last: int) -> None:
+            queue = iter(range(first, last))
+
+            async def worker() -> None:
+                for index in queue:
+                    answer = await client.post(url, content=new_schema_body(index), headers=headers)
+                    answer.raise_for_status()
+
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+
+        await send_range(-warm_up, 0)
+        start = server_rss_mib(server_pid)
+        await send_range(0, total // 2)
+        middle = server_rss_mib(server_pid)
+        await send_range(total // 2, total)
+        end = server_rss_mib(server_pid)
+    return start, middle, end
 
 
 if __name__ == "__main__":
