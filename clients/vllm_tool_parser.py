@@ -46,7 +46,7 @@ from vllm.tool_parsers.abstract_tool_parser import ToolParserManager
 from vllm.tool_parsers.hermes_tool_parser import Hermes2ProToolParser
 
 from service.core.parsing import parse_calls
-from service.core.parsing.hermes import CLOSE_TAG
+from service.core.parsing.hermes import TOOL_CALL_CLOSE
 from service.core.parsing.streaming import settled_content
 from service.core.types import ToolCall as CoreToolCall
 
@@ -120,10 +120,10 @@ class ToolGradeToolParser(Hermes2ProToolParser):
         if self._finished(delta_token_ids, request):
             return self._settle(current_text)
         content = self._new_content(settled_content(current_text))
-        closed = current_text.rfind(CLOSE_TAG)
+        closed = current_text.rfind(TOOL_CALL_CLOSE)
         calls: list[CoreToolCall] = []
         if closed >= 0:
-            result = parse_calls(current_text[: closed + len(CLOSE_TAG)])
+            result = parse_calls(current_text[: closed + len(TOOL_CALL_CLOSE)])
             calls = list(result.calls)
         return self._message(content, calls)
 
