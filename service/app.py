@@ -6,10 +6,12 @@ serving objects (the logic) in :mod:`service.serving` created in the lifespan an
 in :mod:`service.exception_handlers`.
 
 Middleware, outermost first: request id + access log, HTTP metrics, the API key (every path
-but the health probes; checked before any body is read), the body guard (size, strict JSON,
-nesting depth). Routers behind the key also carry it as a dependency (OpenAPI documents it).
+but the health probes; checked before any body is read: the one place it is checked), the body
+guard (size, strict JSON, nesting depth; the one place a JSON body is decoded). The OpenAPI
+schema documents the key as a bearer scheme on every operation behind it.
 
-Engine life cycle (``app.state.engine_status``): ``scoring-only`` when ``settings.no_model``;
+Engine life cycle (``app.state.engine_status``, an
+:class:`~service.protocol.health.EngineState`): ``scoring-only`` when ``settings.no_model``;
 otherwise ``loading`` while a background task builds the engine
 (:func:`service.engine.factory.create_engine`, imported lazily: ``import vllm`` costs seconds
 that scoring-only start-up must not pay), then ``ready`` or ``failed`` (logged; scoring keeps
@@ -25,16 +27,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from service import __version__
 from service.config import Settings, get_settings
-from service.deps import require_api_key
 from service.engine.base import GenerationEngine
 from service.exception_handlers import register_exception_handlers
 from service.middleware import ApiKeyMiddleware, RequestBodyGuard, RequestContextMiddleware
+from service.protocol.health import EngineState
 from service.routes import PUBLIC_ROUTERS, ROUTERS, public_paths
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
@@ -69,7 +71,11 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.engine_status = (
-        "ready" if engine is not None else "scoring-only" if settings.no_model else "loading"
+        EngineState.READY
+        if engine is not None
+        else EngineState.SCORING_ONLY
+        if settings.no_model
+        else EngineState.LOADING
     )
     app.state.started_at = int(time.time())
     # The scoring service loads nothing, so it exists from the start (even for an ASGI client
@@ -77,10 +83,8 @@ def create_app(
     app.state.telemetry = Telemetry.create()
     app.state.scoring = ScoringService(settings, app.state.telemetry)
 
-    for router in PUBLIC_ROUTERS:
+    for router in [*PUBLIC_ROUTERS, *ROUTERS]:
         app.include_router(router)
-    for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(require_api_key)])
     register_exception_handlers(app)
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
 
@@ -107,7 +111,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         extra={"engine_status": app.state.engine_status, "auth": settings.api_key is not None},
     )
     loader = None
-    if app.state.engine_status == "loading":
+    if app.state.engine_status is EngineState.LOADING:
         loader = asyncio.create_task(_load_engine(app), name="toolgrade-engine-loader")
     try:
         yield
@@ -128,19 +132,32 @@ async def _load_engine(app: FastAPI) -> None:
 
         engine = await create_engine(app.state.settings)
     except Exception:
-        app.state.engine_status = "failed"
+        app.state.engine_status = EngineState.FAILED
         logger.exception("the generation engine failed to load; the service keeps scoring")
         return
     app.state.engine = engine
-    app.state.engine_status = "ready"
+    app.state.engine_status = EngineState.READY
     logger.info(
         "engine ready",
         extra={"model": engine.model_name, "load_s": round(time.perf_counter() - started, 2)},
     )
 
 
+# How the OpenAPI schema names the API key scheme.
+_BEARER_SCHEME = {
+    "BearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "Required on every endpoint but /health and /ready when TOOLGRADE_API_KEY is set."
+        ),
+    }
+}
+
+
 def _openapi_schema(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema without its 422 responses: validation errors are 400s here."""
+    """FastAPI's schema without its 422 responses (validation errors are 400s here), with the
+    API key the middleware checks documented on every operation behind it."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -148,11 +165,15 @@ def _openapi_schema(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
-        for path_item in schema.get("paths", {}).values():
+        public = public_paths()
+        for path, path_item in schema.get("paths", {}).items():
             for operation in path_item.values():
                 operation.get("responses", {}).pop("422", None)
-        components = schema.get("components", {}).get("schemas", {})
+                if path not in public:
+                    operation["security"] = [{name: []} for name in _BEARER_SCHEME]
+        components = schema.setdefault("components", {})
         for unused in ("HTTPValidationError", "ValidationError"):
-            components.pop(unused, None)
+            components.get("schemas", {}).pop(unused, None)
+        components["securitySchemes"] = _BEARER_SCHEME
         app.openapi_schema = schema
     return app.openapi_schema

@@ -1,8 +1,8 @@
 """The API key rule: ``Authorization: Bearer <TOOLGRADE_API_KEY>``, compared in constant time.
 
-Enforced by :class:`service.middleware.ApiKeyMiddleware` before a request's body is read (an
-unauthenticated client never gets its body decoded, and gets 401 whatever it sent), and again by
-the :func:`service.deps.require_api_key` dependency, which also documents the scheme in OpenAPI.
+Enforced once, by :class:`service.middleware.ApiKeyMiddleware`, before a request's body is read
+(an unauthenticated client never gets its body decoded, and gets 401 whatever it sent); the
+OpenAPI schema documents it as a bearer scheme (:mod:`service.app`).
 """
 
 from __future__ import annotations

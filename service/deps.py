@@ -1,35 +1,35 @@
-"""FastAPI dependencies, as ``Annotated`` aliases: settings, the engine, the API key check."""
+"""FastAPI dependencies, as ``Annotated`` aliases: what routes need from the app's state.
+
+Routes read the app only through these. The API key is not among them: it is checked once, by
+:class:`service.middleware.ApiKeyMiddleware`, before a body is read.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.auth import check_bearer_key
 from service.config import Settings
 
 # The protocol only (dataclasses and a Protocol): cheap, and no vLLM import.
 from service.engine.base import GenerationEngine
 from service.engine.errors import EngineUnavailableError
+from service.protocol.health import EngineState
 from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
 
-# auto_error=False: a missing key must become our 401 envelope, not FastAPI's 403.
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="Required on every endpoint but /health and /ready when TOOLGRADE_API_KEY is set.",
-)
-
-_ENGINE_UNAVAILABLE: dict[str, tuple[str, str]] = {
-    "scoring-only": (
+_ENGINE_UNAVAILABLE: dict[EngineState, tuple[str, str]] = {
+    EngineState.SCORING_ONLY: (
         "no model is loaded: the service runs in scoring-only mode (/score and /reward work); "
         "configure TOOLGRADE_MODEL and start it without --no-model to generate",
         "engine:scoring_only",
     ),
-    "loading": ("the generation engine is still loading; retry shortly", "engine:loading"),
-    "failed": (
+    EngineState.LOADING: (
+        "the generation engine is still loading; retry shortly",
+        "engine:loading",
+    ),
+    EngineState.FAILED: (
         "the generation engine failed to load (see the server log); scoring still works",
         "engine:failed",
     ),
@@ -42,7 +42,16 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+def get_engine_state(request: Request) -> EngineState:
+    """Where the generation engine is in its life."""
+    state: EngineState = request.app.state.engine_status
+    return state
+
+
+def get_loaded_engine(request: Request) -> GenerationEngine | None:
+    """The generation engine, or None when there is none (yet)."""
+    engine: GenerationEngine | None = request.app.state.engine
+    return engine
 
 
 def get_engine(request: Request) -> GenerationEngine:
@@ -51,32 +60,22 @@ def get_engine(request: Request) -> GenerationEngine:
     Raises:
         EngineUnavailableError: 503 when the service is scoring-only, still loading or failed.
     """
-    engine = request.app.state.engine
+    engine = get_loaded_engine(request)
     if engine is None:
-        message, label = _ENGINE_UNAVAILABLE.get(
-            request.app.state.engine_status, _ENGINE_UNAVAILABLE["failed"]
-        )
-        raise EngineUnavailableError(message, label=label)
-    engine_protocol: GenerationEngine = engine
-    return engine_protocol
+        raise engine_unavailable(get_engine_state(request))
+    return engine
 
 
-EngineDep = Annotated[GenerationEngine, Depends(get_engine)]
+def engine_unavailable(state: EngineState) -> EngineUnavailableError:
+    """The 503 for a request that needs the engine while it is in ``state``."""
+    message, label = _ENGINE_UNAVAILABLE.get(state, _ENGINE_UNAVAILABLE[EngineState.FAILED])
+    return EngineUnavailableError(message, label=label)
 
 
-async def require_api_key(
-    request: Request,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Check ``Authorization: Bearer <key>`` in constant time when ``TOOLGRADE_API_KEY`` is set
-    (see :mod:`service.auth`; the ``credentials`` parameter documents the scheme in OpenAPI).
-
-    Raises:
-        AuthenticationError: 401 ``auth:missing_key`` or ``auth:invalid_key``.
-    """
-    if settings.api_key is not None:
-        check_bearer_key(request.headers.get("authorization"), settings.api_key)
+def get_started_at(request: Request) -> int:
+    """When the app was created (Unix seconds): the ``created`` of the served models."""
+    started_at: int = request.app.state.started_at
+    return started_at
 
 
 def get_scoring(request: Request) -> ScoringService:
@@ -91,5 +90,10 @@ def get_telemetry(request: Request) -> Telemetry:
     return telemetry
 
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineStateDep = Annotated[EngineState, Depends(get_engine_state)]
+LoadedEngineDep = Annotated[GenerationEngine | None, Depends(get_loaded_engine)]
+EngineDep = Annotated[GenerationEngine, Depends(get_engine)]
+StartedAtDep = Annotated[int, Depends(get_started_at)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EngineStatus = Literal["scoring-only", "loading", "ready", "failed"]
+
+class EngineState(StrEnum):
+    """Where the generation engine is in its life: set by the app, read by the dependencies.
+
+    ``scoring-only`` (no model configured), ``loading`` (a background task builds it), then
+    ``ready`` or ``failed`` (scoring keeps working either way).
+    """
+
+    SCORING_ONLY = "scoring-only"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
 
 
 class HealthResponse(BaseModel):

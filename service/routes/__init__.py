@@ -1,9 +1,12 @@
-"""Routers. ``create_app`` includes every router in :data:`ROUTERS` behind the API key check,
-and :data:`PUBLIC_ROUTERS` without it. Generation routers join :data:`ROUTERS` (one line)."""
+"""Routers. The API key middleware guards every path of :data:`ROUTERS` and lets the paths of
+:data:`PUBLIC_ROUTERS` through. Routers with JSON bodies use
+:class:`~service.routes.decoded_json.DecodedJSONRoute` (the body is decoded once, by the guard).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from service.routes import chat, completions, docs, generate, health, metrics, models, reward, score
 
@@ -24,4 +27,9 @@ PUBLIC_ROUTERS: list[APIRouter] = [health.router]
 
 def public_paths() -> frozenset[str]:
     """The paths of :data:`PUBLIC_ROUTERS` (the API key middleware lets them through)."""
-    return frozenset(route.path for router in PUBLIC_ROUTERS for route in router.routes)
+    return frozenset(
+        route.path
+        for router in PUBLIC_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    )

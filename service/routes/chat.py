@@ -9,10 +9,11 @@ from fastapi.responses import StreamingResponse
 
 from service.deps import EngineDep
 from service.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
+from service.routes.decoded_json import DecodedJSONRoute
 from service.routes.responses import ENGINE_ERROR_RESPONSES
 from service.serving.chat import ChatCompletionService
 
-router = APIRouter(tags=["generation"])
+router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
 def get_chat_service(engine: EngineDep) -> ChatCompletionService:

@@ -9,10 +9,11 @@ from fastapi.responses import StreamingResponse
 
 from service.deps import EngineDep
 from service.protocol.completions import CompletionRequest, CompletionResponse
+from service.routes.decoded_json import DecodedJSONRoute
 from service.routes.responses import ENGINE_ERROR_RESPONSES
 from service.serving.completions import CompletionService
 
-router = APIRouter(tags=["generation"])
+router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
 def get_completion_service(engine: EngineDep) -> CompletionService:

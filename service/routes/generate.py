@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 
 from service.deps import EngineDep
 from service.protocol.generate import GenerateRequest, GenerateResponse
+from service.routes.decoded_json import DecodedJSONRoute
 from service.routes.responses import ENGINE_ERROR_RESPONSES
 from service.serving.generate import GenerateService
 
-router = APIRouter(tags=["generation"])
+router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
 def get_generate_service(engine: EngineDep) -> GenerateService:

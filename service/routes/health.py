@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from service.deps import get_engine
-from service.protocol.health import HealthResponse, ReadyResponse
+from service.deps import EngineStateDep, LoadedEngineDep, engine_unavailable
+from service.protocol.health import EngineState, HealthResponse, ReadyResponse
 from service.routes.responses import documented_error
 
 router = APIRouter(tags=["operations"])
@@ -22,9 +22,10 @@ async def health() -> HealthResponse:
     response_model=ReadyResponse,
     responses={503: documented_error("The generation engine is loading or failed to load.")},
 )
-async def ready(request: Request) -> ReadyResponse:
+async def ready(state: EngineStateDep, engine: LoadedEngineDep) -> ReadyResponse:
     """200 when the service can do its job: ``ready`` (engine loaded) or ``scoring-only``."""
-    if request.app.state.engine_status == "scoring-only":
+    if state is EngineState.SCORING_ONLY:
         return ReadyResponse(status="scoring-only")
-    engine = get_engine(request)  # 503 while loading or after a failed load
+    if engine is None:
+        raise engine_unavailable(state)  # 503 while loading or after a failed load
     return ReadyResponse(status="ready", engine=engine.model_name)

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import Settings
-from service.deps import EngineDep, require_api_key
+from service.deps import EngineDep
 
 KEY = "engine-state-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -44,14 +44,15 @@ class FakeEngine:
 
 
 def _with_generation_probe(app: Any) -> Any:
-    """A stand-in generation route: what every route using EngineDep answers."""
+    """A stand-in generation route: what every route using EngineDep answers (behind the API
+    key, which the middleware checks on every path but the health probes)."""
     probe = APIRouter()
 
     @probe.post("/probe-generate")
     async def generate(engine: EngineDep) -> dict[str, str]:
         return {"model": engine.model_name}
 
-    app.include_router(probe, dependencies=[Depends(require_api_key)])
+    app.include_router(probe)
     return app
 
 
