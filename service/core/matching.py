@@ -24,14 +24,19 @@ classifies every disagreement with BFCL's checker into one of these):
    call list is valid when a perfect matching between predicted and expected calls exists.
 2. **``any`` means any type.** BFCL checks an ``any`` parameter (and ``any`` array elements)
    as a string. Here a value of any type is accepted and compared as if the parameter were
-   declared with the value's own type.
+   declared with the value's own type. A boolean never equals a number (Python's
+   ``True == 1`` would let ``true`` pass for an answer ``[1]``).
 3. **Exact references** (``Reference.exact``: xLAM-style ``{"name", "arguments"}``, which BFCL
-   has no notion of) hold one acceptable value per parameter. A value matches when it equals
-   that value after standardising strings at every depth, comparing numbers numerically
-   (``5 == 5.0``; a boolean is never a number) and lists in order; the schema's types are not
-   consulted, ``""`` is a literal empty string and every reference parameter is expected.
-   Against the seed's rule (canonical JSON with sorted keys equal) this only adds matches:
-   ``5`` vs ``5.0`` and strings differing in case, spaces or ``,./-_*^``.
+   has no notion of) hold one acceptable value per parameter, written by whoever made the
+   data, not for BFCL's standardisation. A value matches when it equals that value as
+   written: strings character for character after Unicode NFC, numbers numerically
+   (``5 == 5.0``; a boolean is never a number), lists in order, dicts by keys; the schema's
+   types are not consulted, ``""`` is a literal empty string and every reference parameter
+   is expected. Against the seed's rule (canonical JSON with sorted keys equal) this only
+   adds ``5`` vs ``5.0`` and NFC-equivalent spellings. BFCL's standardisation would accept
+   ``19.216.811`` for the address ``192.168.1.1``; a request opts exact references into it
+   with ``string_match="bfcl"`` (``Reference.standardise_strings``,
+   :attr:`ValueRule.EXACT_STANDARDISED`).
 4. **Robustness.** Where BFCL would raise on malformed answers (a dict answer for a list
    parameter, an ``array`` without ``items``), the value simply does not match (or, for a
    missing ``items``, element types are not checked). Python tuples count as lists everywhere
@@ -43,8 +48,10 @@ categories, several like its parallel ones.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
 from service.core.types import MatchResult, Reference, ReferenceCall, ToolCall, ToolSpec
@@ -52,12 +59,14 @@ from service.core.types import MatchResult, Reference, ReferenceCall, ToolCall, 
 __all__ = [
     "ArgumentOverlap",
     "CallJudgement",
+    "ValueRule",
     "argument_overlap",
     "check_call",
     "judge_calls",
     "match_calls",
     "match_value",
     "standardise_string",
+    "value_rule",
 ]
 
 _NONE_TYPE: Final = type(None)
@@ -77,6 +86,38 @@ _STANDARDISED: dict[str, str] = {}
 _CACHE_LIMIT: Final = 65_536
 
 _TYPE_MISMATCH: Final = "match:type_mismatch"
+
+
+class ValueRule(IntEnum):
+    """How a reference's values are compared (see the module docstring)."""
+
+    BFCL = 0
+    """BFCL possible answers: BFCL's type rules and string standardisation."""
+    EXACT = 1
+    """Exact references: values as written (strings after Unicode NFC, numbers by value)."""
+    EXACT_STANDARDISED = 2
+    """Exact references opted into BFCL's string standardisation (``string_match="bfcl"``)."""
+
+
+def value_rule(reference: Reference) -> ValueRule:
+    """The value rule a reference's kind (and its ``standardise_strings`` opt-in) calls for.
+
+    Args:
+        reference: A normalised reference.
+
+    Returns:
+        :attr:`ValueRule.BFCL` for possible answers, else :attr:`ValueRule.EXACT` or, when
+        the reference opted in, :attr:`ValueRule.EXACT_STANDARDISED`.
+
+    Example:
+        >>> value_rule(Reference((ReferenceCall("f", {"x": (1,)}),)))
+        <ValueRule.EXACT: 1>
+        >>> value_rule(Reference((ReferenceCall("f", {"x": (1,)}),), standardise_strings=True))
+        <ValueRule.EXACT_STANDARDISED: 2>
+    """
+    if not reference.exact:
+        return ValueRule.BFCL
+    return ValueRule.EXACT_STANDARDISED if reference.standardise_strings else ValueRule.EXACT
 _VALUE_MISMATCH: Final = "match:value_mismatch"
 
 
@@ -168,6 +209,7 @@ def match_value(
     param_schema: Mapping[str, Any] | None,
     *,
     exact: bool = False,
+    standardise_strings: bool = False,
 ) -> bool:
     """Whether ``value`` matches one of the acceptable values of a parameter.
 
@@ -178,6 +220,8 @@ def match_value(
         param_schema: the parameter's JSON Schema (from :class:`ToolSpec`), or None when the
             tool or parameter is not declared (no type constraint).
         exact: True for an exact reference (see the module docstring, deviation 3).
+        standardise_strings: With ``exact``, compare strings after BFCL's standardisation
+            instead of as written.
 
     Returns:
         True when the value is acceptable.
@@ -191,8 +235,18 @@ def match_value(
         True
         >>> match_value(5.0, (5,), {"type": "integer"}, exact=True)
         True
+        >>> match_value("new york", ("New York",), None, exact=True)
+        False
+        >>> match_value("new york", ("New York",), None, exact=True, standardise_strings=True)
+        True
     """
-    return _check_value(value, acceptable, _declared_type(param_schema), exact) is None
+    if not exact:
+        rule = ValueRule.BFCL
+    elif standardise_strings:
+        rule = ValueRule.EXACT_STANDARDISED
+    else:
+        rule = ValueRule.EXACT
+    return _check_value(value, acceptable, _declared_type(param_schema), rule) is None
 
 
 # Plain immutable scalars: a verdict on one of these against an all-scalar tuple of acceptable
@@ -200,13 +254,13 @@ def match_value(
 _SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 _MEMO_MAX_CHARS: Final = 256
 _MEMO_PER_ANSWER: Final = 1024
-# id(acceptable) -> (acceptable, {(value type, value, declared types, element, exact): verdict});
+# id(acceptable) -> (acceptable, {(value type, value, declared types, element, rule): verdict});
 # the tuple is held so its id cannot be reused, and only all-scalar tuples are remembered.
 _VERDICTS_BY_ANSWER: dict[int, tuple[tuple[Any, ...], dict[tuple[Any, ...], str | None]]] = {}
 
 
 def _check_value(
-    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, exact: bool
+    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, rule: ValueRule
 ) -> str | None:
     """None when ``value`` matches, else ``match:type_mismatch`` or ``match:value_mismatch``.
 
@@ -215,30 +269,31 @@ def _check_value(
     """
     value_type = type(value)
     if value_type not in _SCALAR_TYPES or (value_type is str and len(value) > _MEMO_MAX_CHARS):
-        return _judge_value(value, acceptable, declared, exact)
+        return _judge_value(value, acceptable, declared, rule)
     entry = _VERDICTS_BY_ANSWER.get(id(acceptable))
     if entry is None or entry[0] is not acceptable:
         if not all(type(option) in _SCALAR_TYPES for option in acceptable):
-            return _judge_value(value, acceptable, declared, exact)
+            return _judge_value(value, acceptable, declared, rule)
         if len(_VERDICTS_BY_ANSWER) >= _CACHE_LIMIT:
             _VERDICTS_BY_ANSWER.clear()
         entry = _VERDICTS_BY_ANSWER[id(acceptable)] = (acceptable, {})
     verdicts = entry[1]
-    key = (value_type, value, declared.types, declared.element, exact)
+    key = (value_type, value, declared.types, declared.element, rule)
     if key in verdicts:
         return verdicts[key]
-    verdict = _judge_value(value, acceptable, declared, exact)
+    verdict = _judge_value(value, acceptable, declared, rule)
     if len(verdicts) < _MEMO_PER_ANSWER:
         verdicts[key] = verdict
     return verdict
 
 
 def _judge_value(
-    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, exact: bool
+    value: Any, acceptable: tuple[Any, ...], declared: _DeclaredType, rule: ValueRule
 ) -> str | None:
     try:
-        if exact:
-            matched = any(_equal_exact(value, option) for option in acceptable)
+        if rule is not ValueRule.BFCL:
+            standardise = rule is ValueRule.EXACT_STANDARDISED
+            matched = any(_equal_exact(value, option, standardise) for option in acceptable)
             return None if matched else _VALUE_MISMATCH
         return _check_bfcl_value(value, acceptable, declared)
     except (RecursionError, OverflowError):
@@ -280,9 +335,9 @@ def _check_bfcl_value(
             return _TYPE_MISMATCH
         if answer_type is not None and answer_type is not expected:
             # BFCL's "variable" rule: the answer's own type wins; values compared as they are.
-            return None if value in acceptable else _VALUE_MISMATCH
+            return None if _contains(acceptable, value) else _VALUE_MISMATCH
     elif answer_type is not None and value_type is answer_type:
-        return None if value in acceptable else _VALUE_MISMATCH
+        return None if _contains(acceptable, value) else _VALUE_MISMATCH
     else:
         return _TYPE_MISMATCH
     if expected is str:
@@ -297,8 +352,14 @@ def _check_bfcl_value(
         else:
             matched = _list_matches(value, acceptable)
     else:
-        matched = value in acceptable
+        matched = _contains(acceptable, value)
     return None if matched else _VALUE_MISMATCH
+
+
+def _contains(acceptable: tuple[Any, ...], value: Any) -> bool:
+    """``value in acceptable`` where a boolean never equals a number (``True == 1`` in Python)."""
+    is_bool = type(value) is bool
+    return any(option == value and (type(option) is bool) is is_bool for option in acceptable)
 
 
 def _expected_type(value: Any, declared: _DeclaredType) -> tuple[type[Any], Any]:
@@ -410,10 +471,19 @@ def _list_of_dicts_matches(values: list[Any], acceptable: tuple[Any, ...]) -> bo
     return False
 
 
-def _equal_exact(value: Any, reference: Any) -> bool:
-    """Equality for exact references: standardised strings, numeric numbers, at every depth."""
+def _equal_exact(value: Any, reference: Any, standardise: bool) -> bool:
+    """Equality for exact references, at every depth.
+
+    Strings are equal character for character after Unicode NFC (or, with ``standardise``,
+    after BFCL's standardisation); numbers by value (a boolean is never a number); lists in
+    order; dicts by keys.
+    """
     if type(value) is str:
-        return type(reference) is str and standardise_string(value) == standardise_string(reference)
+        if type(reference) is not str:
+            return False
+        if standardise:
+            return standardise_string(value) == standardise_string(reference)
+        return value == reference or _nfc(value) == _nfc(reference)
     if type(value) is bool or type(reference) is bool:
         return type(value) is type(reference) and value == reference
     if isinstance(value, int | float):
@@ -422,15 +492,19 @@ def _equal_exact(value: Any, reference: Any) -> bool:
         return (
             isinstance(reference, list | tuple)
             and len(value) == len(reference)
-            and all(_equal_exact(a, b) for a, b in zip(value, reference, strict=True))
+            and all(_equal_exact(a, b, standardise) for a, b in zip(value, reference, strict=True))
         )
     if isinstance(value, Mapping):
         return (
             isinstance(reference, Mapping)
             and value.keys() == reference.keys()
-            and all(_equal_exact(item, reference[key]) for key, item in value.items())
+            and all(_equal_exact(item, reference[key], standardise) for key, item in value.items())
         )
     return bool(value == reference)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,7 +532,7 @@ def _weigh_pair(
     call: ToolCall,
     wanted: ReferenceCall,
     spec: ToolSpec | None,
-    exact: bool,
+    rule: ValueRule,
     verdict_only: bool = False,
 ) -> _PairReport:
     """Evaluate every argument once; the label is the first failure in BFCL's order.
@@ -489,7 +563,7 @@ def _weigh_pair(
             if spec is not None:
                 label = label or "match:unexpected_param"
             declared = _ANY
-        value_label = _check_value(value, acceptable, declared, exact)
+        value_label = _check_value(value, acceptable, declared, rule)
         if value_label is None:
             hits += 1
         elif label is None:
@@ -500,7 +574,7 @@ def _weigh_pair(
     for name, acceptable in params.items():
         if name in arguments:
             expected += 1
-        elif exact or "" not in acceptable:
+        elif rule is not ValueRule.BFCL or "" not in acceptable:
             expected += 1
             label = label or "match:missing_param"
     return _PairReport(label, hits, expected)
@@ -509,7 +583,7 @@ def _weigh_pair(
 class _PairTable:
     """Pair reports for one prediction and reference, computed lazily and at most once."""
 
-    __slots__ = ("calls", "exact", "expected", "reports", "specs", "verdict_only")
+    __slots__ = ("calls", "expected", "reports", "rule", "specs", "verdict_only")
 
     def __init__(
         self,
@@ -522,7 +596,7 @@ class _PairTable:
         self.verdict_only = verdict_only
         self.calls = calls
         self.expected = reference.calls
-        self.exact = reference.exact
+        self.rule = value_rule(reference)
         self.specs = [tools.get(wanted.name) for wanted in self.expected]
         self.reports: dict[tuple[int, int], _PairReport | None] = {}
 
@@ -535,7 +609,7 @@ class _PairTable:
         report = None
         if call.name == expected_call.name:
             spec = self.specs[wanted]
-            report = _weigh_pair(call, expected_call, spec, self.exact, self.verdict_only)
+            report = _weigh_pair(call, expected_call, spec, self.rule, self.verdict_only)
         self.reports[key] = report
         return report
 
@@ -545,7 +619,12 @@ class _PairTable:
 
 
 def check_call(
-    call: ToolCall, expected: ReferenceCall, spec: ToolSpec | None, *, exact: bool = False
+    call: ToolCall,
+    expected: ReferenceCall,
+    spec: ToolSpec | None,
+    *,
+    exact: bool = False,
+    standardise_strings: bool = False,
 ) -> str | None:
     """Check one predicted call against one expected call (BFCL's simple-function check).
 
@@ -555,6 +634,7 @@ def check_call(
         spec: the expected tool's normalised schema, or None when it is not declared (then
             only the reference constrains parameters and values carry no declared type).
         exact: True for an exact reference (module docstring, deviation 3).
+        standardise_strings: With ``exact``, compare strings after BFCL's standardisation.
 
     Returns:
         None when the call matches, else one of ``match:wrong_name``,
@@ -577,7 +657,8 @@ def check_call(
     """
     if call.name != expected.name:
         return "match:wrong_name"
-    return _weigh_pair(call, expected, spec, exact, verdict_only=True).label
+    reference = Reference((expected,), exact=exact, standardise_strings=standardise_strings)
+    return _weigh_pair(call, expected, spec, value_rule(reference), verdict_only=True).label
 
 
 def match_calls(
@@ -642,7 +723,7 @@ def _verdict(
             label = "match:wrong_name"
         else:
             spec = tools.get(expected[0].name)
-            label = _weigh_pair(calls[0], expected[0], spec, reference.exact, True).label
+            label = _weigh_pair(calls[0], expected[0], spec, value_rule(reference), True).label
         return _VALID_SINGLE if label is None else _invalid(label)
     return _perfect_matching(table or _PairTable(calls, reference, tools, verdict_only=True))
 
@@ -687,16 +768,20 @@ def _perfect_matching(table: _PairTable) -> MatchResult:
 
 
 class ArgumentOverlap(NamedTuple):
-    """Counts of ``(parameter, value)`` pairs after pairing predicted and expected calls.
+    """Counts of ``(parameter, value)`` units after pairing predicted and expected calls.
 
-    ``predicted`` counts every argument of every predicted call; ``expected`` counts, for each
-    expected call, the parameters that may not be omitted plus the omittable ones its partner
-    supplied; ``true_positives`` the predicted arguments that match their partner's acceptable
-    values. ``unpaired_calls`` counts calls on either side left without a same-name partner.
+    Calls are paired by name (see :func:`argument_overlap`). For a pair, ``predicted`` counts
+    the call's arguments, ``expected`` the reference parameters it is held to (those that may
+    not be omitted, plus omittable ones it supplied) and ``true_positives`` the arguments
+    matching their partner's acceptable values; a pair where both sides have nothing to say
+    (an argument-free call rightly made) counts as one right unit. A call left without a
+    partner counts its arguments, and at least one unit, on its side: so an extra call
+    always costs precision and a dropped call always costs recall, even without arguments.
+    ``unpaired_calls`` counts calls on either side left without a same-name partner.
 
     When a denominator is zero the rate is 1.0 for a perfect empty match (nothing predicted,
-    nothing expected, every call paired: e.g. no call for an irrelevance item, or a
-    parameterless tool called by name) and 0.0 otherwise.
+    nothing expected, every call paired: e.g. no call for an irrelevance item) and 0.0
+    otherwise.
 
     A named tuple rather than a frozen dataclass: it is built once per scored item, and
     that is ~3× cheaper.
@@ -733,11 +818,11 @@ def argument_overlap(
 ) -> ArgumentOverlap:
     """Argument precision/recall/F1 of predicted calls against a reference.
 
-    Calls are paired by name; when a name occurs several times on both sides the pairing
-    maximises matching arguments (``scipy.optimize.linear_sum_assignment``). An argument is
-    correct when :func:`match_value` accepts it for its partner's parameter. On exact
-    references this agrees with the seed's rule (canonical JSON with sorted keys equal) except
-    that ``5`` equals ``5.0`` and strings are standardised.
+    Calls are paired by name, as many pairs per name as both sides allow; when a name occurs
+    several times the pairing maximises matching arguments, then minimises the units left
+    unmatched (``scipy.optimize.linear_sum_assignment``), so the counts do not depend on the
+    order of either side. An argument is correct when :func:`match_value` accepts it for its
+    partner's parameter, by the reference kind's value rule (:func:`value_rule`).
 
     Args:
         calls: the predicted calls.
@@ -751,16 +836,19 @@ def argument_overlap(
         >>> reference = Reference((ReferenceCall("book", {"city": ("Paris",), "nights": (3,),
         ...                                                "guests": (2,)}),))
         >>> overlap = argument_overlap(
-        ...     [ToolCall("book", {"city": "paris", "nights": 3.0, "guests": 4, "pool": True})],
+        ...     [ToolCall("book", {"city": "Paris", "nights": 3.0, "guests": 4, "pool": True})],
         ...     reference, {})
         >>> overlap.true_positives, overlap.predicted, overlap.expected
         (2, 4, 3)
         >>> round(overlap.f1, 4)
         0.5714
+        >>> dropped = Reference((ReferenceCall("now", {}), ReferenceCall("f", {"x": (1,)})))
+        >>> round(argument_overlap([ToolCall("f", {"x": 1})], dropped, {}).f1, 4)
+        0.6667
     """
     expected = reference.calls
     if len(calls) == 1 and len(expected) == 1:
-        return _judge_single(calls[0], expected[0], tools, reference.exact).overlap
+        return _judge_single(calls[0], expected[0], tools, value_rule(reference)).overlap
     return _overlap(_PairTable(calls, reference, tools), None)
 
 
@@ -792,47 +880,60 @@ def judge_calls(
     """
     expected = reference.calls
     if len(calls) == 1 and len(expected) == 1:
-        return _judge_single(calls[0], expected[0], tools, reference.exact)
+        return _judge_single(calls[0], expected[0], tools, value_rule(reference))
     table = _PairTable(calls, reference, tools)
     verdict = _verdict(calls, reference, tools, table)
     return CallJudgement(match=verdict, overlap=_overlap(table, verdict))
 
 
 def _judge_single(
-    call: ToolCall, wanted: ReferenceCall, tools: Mapping[str, ToolSpec], exact: bool
+    call: ToolCall, wanted: ReferenceCall, tools: Mapping[str, ToolSpec], rule: ValueRule
 ) -> CallJudgement:
     """The most common item (one call expected, one made), without the pairing machinery."""
-    predicted = len(call.arguments)
     if call.name != wanted.name:
-        overlap = ArgumentOverlap(0, predicted, _mandatory_count(wanted, exact), 2)
+        overlap = ArgumentOverlap(
+            0, max(1, len(call.arguments)), max(1, _mandatory_count(wanted, rule)), 2
+        )
         return CallJudgement(match=_invalid("match:wrong_name"), overlap=overlap)
-    report = _weigh_pair(call, wanted, tools.get(wanted.name), exact)
+    report = _weigh_pair(call, wanted, tools.get(wanted.name), rule)
     verdict = _VALID_SINGLE if report.label is None else _invalid(report.label)
-    return CallJudgement(
-        match=verdict, overlap=ArgumentOverlap(report.hits, predicted, report.expected, 0)
-    )
+    hits, predicted, expected = _pair_units(report, len(call.arguments))
+    return CallJudgement(match=verdict, overlap=ArgumentOverlap(hits, predicted, expected, 0))
+
+
+def _pair_units(report: _PairReport, predicted: int) -> tuple[int, int, int]:
+    """(right, predicted, expected) units of one pair; an argument-free pair is one unit."""
+    if predicted == 0 and report.expected == 0:
+        return 1, 1, 1
+    return report.hits, predicted, report.expected
 
 
 def _overlap(table: _PairTable, verdict: MatchResult | None) -> ArgumentOverlap:
     calls, expected_calls = table.calls, table.expected
-    predicted_count = sum(len(call.arguments) for call in calls)
     if verdict is not None and verdict.valid:
-        # Every predicted argument matches its partner's: no pairing can do better.
+        # Every predicted argument matches its partner's and no partner misses anything: no
+        # pairing can do better.
         pairs: list[tuple[int, int]] = list(verdict.pairs)
     else:
         pairs = _best_pairs(table)
-    true_positives = 0
-    expected_count = 0
+    true_positives = predicted_count = expected_count = 0
+    paired_calls = set()
     paired_expected = set()
     for predicted, wanted in pairs:
         report = table.report(predicted, wanted)
         assert report is not None  # pairs only join calls of the same name
-        true_positives += report.hits
-        expected_count += report.expected
+        hits, made, held = _pair_units(report, len(calls[predicted].arguments))
+        true_positives += hits
+        predicted_count += made
+        expected_count += held
+        paired_calls.add(predicted)
         paired_expected.add(wanted)
+    for index, call in enumerate(calls):
+        if index not in paired_calls:
+            predicted_count += max(1, len(call.arguments))
     for wanted, expected_call in enumerate(expected_calls):
         if wanted not in paired_expected:
-            expected_count += _mandatory_count(expected_call, table.exact)
+            expected_count += max(1, _mandatory_count(expected_call, table.rule))
     return ArgumentOverlap(
         true_positives=true_positives,
         predicted=predicted_count,
@@ -841,14 +942,19 @@ def _overlap(table: _PairTable, verdict: MatchResult | None) -> ArgumentOverlap:
     )
 
 
-def _mandatory_count(wanted: ReferenceCall, exact: bool) -> int:
-    if exact:
+def _mandatory_count(wanted: ReferenceCall, rule: ValueRule) -> int:
+    if rule is not ValueRule.BFCL:
         return len(wanted.params)
     return sum(1 for acceptable in wanted.params.values() if "" not in acceptable)
 
 
 def _best_pairs(table: _PairTable) -> list[tuple[int, int]]:
-    """Same-name pairs maximising matching arguments, one solver run per repeated name."""
+    """Same-name pairs, as many as both sides allow, one solver run per repeated name.
+
+    The pairing maximises matching arguments first, then minimises the units the pairing
+    leaves unmatched, then the expected units: every optimum has the same counts, so the
+    overlap does not depend on the order of the calls.
+    """
     by_name: dict[str, tuple[list[int], list[int]]] = {}
     for index, call in enumerate(table.calls):
         by_name.setdefault(call.name, ([], []))[0].append(index)
@@ -865,11 +971,11 @@ def _best_pairs(table: _PairTable) -> list[tuple[int, int]]:
         if perfect is not None:
             pairs.extend(perfect)
             continue
-        hits = [[_hits(table.report(p, e)) for e in expected_indices] for p in predicted_indices]
+        weights = _pair_weights(table, predicted_indices, expected_indices)
         # Imported here: scipy.optimize costs ~0.3 s to import and most items never need it.
         from scipy.optimize import linear_sum_assignment
 
-        rows, columns = linear_sum_assignment(hits, maximize=True)
+        rows, columns = linear_sum_assignment(weights, maximize=True)
         pairs.extend(
             (predicted_indices[int(row)], expected_indices[int(column)])
             for row, column in zip(rows, columns, strict=True)
@@ -877,26 +983,50 @@ def _best_pairs(table: _PairTable) -> list[tuple[int, int]]:
     return pairs
 
 
+def _pair_weights(
+    table: _PairTable, predicted_indices: list[int], expected_indices: list[int]
+) -> list[list[float]]:
+    """Lexicographic pair weights packed into one number (right units, then unit savings).
+
+    Pairing ``p`` with ``e`` instead of leaving both alone changes the units as
+    :func:`_overlap` counts them; the weight ranks right units first, then the fewest units
+    in all, then the fewest expected units. The packing base exceeds any possible sum of the
+    lower keys, so the order is strictly lexicographic (and exact in a float).
+    """
+    cells = []
+    bound = 1
+    for predicted in predicted_indices:
+        row = []
+        made_alone = max(1, len(table.calls[predicted].arguments))
+        for wanted in expected_indices:
+            report = table.report(predicted, wanted)
+            assert report is not None
+            hits, made, held = _pair_units(report, len(table.calls[predicted].arguments))
+            held_alone = max(1, _mandatory_count(table.expected[wanted], table.rule))
+            saved_expected = held_alone - held
+            saved_total = (made_alone - made) + saved_expected
+            bound += abs(saved_total) + abs(saved_expected) + hits
+            row.append((hits, saved_total, saved_expected))
+        cells.append(row)
+    base = float(2 * bound + 1)
+    return [[(h * base + t) * base + e for h, t, e in row] for row in cells]
+
+
 def _perfect_partners(
     table: _PairTable, predicted_indices: list[int], expected_indices: list[int]
 ) -> list[tuple[int, int]] | None:
-    """A pairing where every predicted call matches all its arguments, found greedily.
+    """A pairing of fully matching calls, found greedily, when both sides are the same size.
 
-    Such a pairing is optimal when every predicted call gets a partner (no more predicted
-    than expected calls); otherwise, or when greed fails, None (the solver decides).
+    Every pair then has all its arguments right and nothing missing, which no other pairing
+    beats on any key of :func:`_pair_weights`; otherwise (or when greed fails) None.
     """
-    if len(predicted_indices) > len(expected_indices):
+    if len(predicted_indices) != len(expected_indices):
         return None
     free = list(expected_indices)
     pairs = []
     for predicted in predicted_indices:
-        wanted_arguments = len(table.calls[predicted].arguments)
         partner = next(
-            (
-                wanted
-                for wanted in free
-                if _hits(table.report(predicted, wanted)) == wanted_arguments
-            ),
+            (wanted for wanted in free if _label(table.report(predicted, wanted)) is None),
             None,
         )
         if partner is None:
@@ -906,5 +1036,5 @@ def _perfect_partners(
     return pairs
 
 
-def _hits(report: _PairReport | None) -> int:
-    return 0 if report is None else report.hits
+def _label(report: _PairReport | None) -> str | None:
+    return "match:wrong_name" if report is None else report.label

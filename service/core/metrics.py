@@ -51,7 +51,7 @@ import numpy.typing as npt
 from service.core.matching import judge_calls, match_calls
 from service.core.parsing import parse_calls
 from service.core.parsing.labels import NO_CALL_FOUND
-from service.core.references import normalise_reference
+from service.core.references import apply_string_match, normalise_reference
 from service.core.schema import normalise_tools, validate_arguments
 from service.core.types import Reference, ToolCall, ToolSpec
 
@@ -191,6 +191,7 @@ def score_item(
     *,
     item_id: Any = None,
     category: str | None = None,
+    string_match: str = "exact",
 ) -> ItemScore:
     """Score one prediction against its reference and the declared tools.
 
@@ -203,6 +204,8 @@ def score_item(
             none).
         item_id: Carried into the result unchanged.
         category: Carried into the result; used by :func:`summarise` for ``by_category``.
+        string_match: How an exact reference compares strings: ``"exact"`` (as written, the
+            default) or ``"bfcl"`` (BFCL's standardisation; possible answers always use it).
 
     Returns:
         An :class:`ItemScore`.
@@ -225,7 +228,7 @@ def score_item(
         >>> bad.schema_hit, bad.exec_ok, bad.error_type
         (True, False, 'exec:type_mismatch')
     """
-    expected = normalise_reference(reference)
+    expected = apply_string_match(normalise_reference(reference), string_match)
     declared = normalise_tools(tools)
     return _score_normalised(prediction, expected, declared, item_id, category)
 
@@ -265,9 +268,10 @@ class BatchScorer:
         [True, False, False]
     """
 
-    __slots__ = ("_references", "_tools")
+    __slots__ = ("_references", "_string_match", "_tools")
 
-    def __init__(self) -> None:
+    def __init__(self, string_match: str = "exact") -> None:
+        self._string_match = string_match
         # id(object) -> (object, normalised); the object is held so its id cannot be reused.
         self._references: dict[int, tuple[Any, Reference]] = {}
         self._tools: dict[int, tuple[Any, dict[str, ToolSpec]]] = {}
@@ -300,7 +304,7 @@ class BatchScorer:
         if known_reference is not None and known_reference[0] is reference:
             expected = known_reference[1]
         else:
-            expected = normalise_reference(reference)
+            expected = apply_string_match(normalise_reference(reference), self._string_match)
             self._references[id(reference)] = (reference, expected)
         known_tools = self._tools.get(id(tools))
         if known_tools is not None and known_tools[0] is tools:
@@ -311,7 +315,9 @@ class BatchScorer:
         return _score_normalised(prediction, expected, declared, item_id, category)
 
 
-def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:
+def score_items(
+    items: Iterable[Mapping[str, Any]], *, string_match: str = "exact"
+) -> list[ItemScore]:
     """Score a batch of ``/score`` items, sharing normalisation between them.
 
     Each distinct reference and tools object in the batch is normalised once (see
@@ -320,6 +326,7 @@ def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:
     Args:
         items: Mappings with ``prediction``, ``reference`` and ``tools`` (each optional,
             ``None`` when absent) and optionally ``id`` and ``category``.
+        string_match: How exact references compare strings (see :func:`score_item`).
 
     Returns:
         One :class:`ItemScore` per item, in order.
@@ -335,7 +342,7 @@ def score_items(items: Iterable[Mapping[str, Any]]) -> list[ItemScore]:
         >>> [(s.id, s.valid, s.error_type) for s in scores]
         [(0, True, None), (1, False, 'match:value_mismatch')]
     """
-    scorer = BatchScorer()
+    scorer = BatchScorer(string_match)
     return [
         scorer.score(
             item.get("prediction"),
@@ -557,7 +564,7 @@ def summarise(
     for score in scores:
         groups.setdefault(_category_of(score), []).append(score)
     by_category: dict[str, dict[str, float | None]] = {}
-    for category in sorted(groups):
+    for category in sorted(groups, key=_category_order):
         members = groups[category]
         values = _metrics(
             _canonical(_rate_matrix(members)),
@@ -586,6 +593,12 @@ def error_breakdown(scores: Sequence[ItemScore]) -> dict[str, int]:
 
 def _category_of(score: ItemScore) -> str:
     return score.category if score.category is not None else UNCATEGORISED
+
+
+def _category_order(category: Any) -> tuple[str, str]:
+    # Callers of the core may use non-string categories (ints, mixed with strings): order
+    # them by text, then by type, rather than raise comparing an int with a str.
+    return str(category), type(category).__name__
 
 
 def _rate_matrix(scores: Sequence[ItemScore]) -> FloatMatrix:

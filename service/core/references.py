@@ -31,12 +31,15 @@ from service.core.parsing.call_objects import is_mapping
 from service.core.parsing.json_text import NOT_JSON, decode_json
 from service.core.types import Reference, ReferenceCall
 
-__all__ = ["NO_CALL", "normalise_reference"]
+__all__ = ["NO_CALL", "STRING_MATCH_MODES", "apply_string_match", "normalise_reference"]
 
 NO_CALL: Final = Reference(calls=(), exact=True)
 """The reference of an item where no call should be made."""
 
 _PARAM: Final = "reference"
+
+STRING_MATCH_MODES: Final = ("exact", "bfcl")
+"""How exact references compare strings: as written (default) or by BFCL's standardisation."""
 
 
 def normalise_reference(reference: Any) -> Reference:
@@ -79,6 +82,43 @@ _KEY_OPTIONS: Final = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
+
+
+def apply_string_match(reference: Reference, string_match: str = "exact") -> Reference:
+    """The reference with its string rule chosen by the request's ``string_match``.
+
+    Exact references compare strings as written; ``"bfcl"`` opts them into BFCL's
+    standardisation (case, spaces and ``,./-_*^`` ignored). BFCL possible answers always use
+    BFCL's standardisation, so the mode leaves them unchanged.
+
+    Args:
+        reference: A normalised reference.
+        string_match: ``"exact"`` or ``"bfcl"``.
+
+    Returns:
+        The reference, with ``standardise_strings`` set for ``"bfcl"`` on an exact reference.
+
+    Raises:
+        InvalidReferenceError: ``string_match`` is neither mode (label
+            ``reference:unknown_string_match``).
+
+    Example:
+        >>> exact = normalise_reference([{"name": "f", "arguments": {"city": "Paris"}}])
+        >>> apply_string_match(exact, "bfcl").standardise_strings
+        True
+        >>> apply_string_match(exact) is exact
+        True
+    """
+    if string_match not in STRING_MATCH_MODES:
+        raise InvalidReferenceError(
+            f"unknown string_match {string_match!r}; expected one of {list(STRING_MATCH_MODES)}",
+            label="reference:unknown_string_match",
+            param="string_match",
+        )
+    wanted = string_match == "bfcl" and reference.exact
+    if wanted == reference.standardise_strings:
+        return reference
+    return Reference(calls=reference.calls, exact=reference.exact, standardise_strings=wanted)
 
 
 def _normalise_decoded_cached(reference: Any) -> Reference:

@@ -4,40 +4,67 @@ Every completion gets four components in [0, 1], computed with the same rules as
 (:func:`service.core.metrics.check_call_schema`, :func:`service.core.matching.argument_overlap`):
 
 * ``json_parse`` — the completion yields a well-formed, non-empty call list (format gate);
-* ``schema_hit`` — share of predicted calls naming a declared tool with all required params;
-* ``exec`` — share of predicted calls whose arguments validate against the tool's JSON Schema;
-* ``semantic`` — argument F1 against the reference.
+* ``schema_hit`` — share of the reference's calls answered by a same-name predicted call that
+  names a declared tool with all required parameters;
+* ``exec`` — the same share for calls whose arguments validate against the tool's JSON Schema;
+* ``semantic`` — argument F1 against the reference (:func:`~service.core.matching.argument_overlap`:
+  calls paired by name, extra calls cost precision and dropped calls recall, at least one unit
+  each even without arguments).
+
+Shares are taken over ``max(predicted, reference)`` calls, so an extra call dilutes them and a
+dropped call leaves a hole; a completion whose every call passes the check counts at least one
+call (so one call against a one-call reference keeps the seed project's rule: the share of
+predicted calls that pass, whatever the name). Each component obeys the reward axioms on its
+own, so every weighting does:
+
+1. the reference itself (any call order, any acceptable BFCL values) earns 1.0 when its calls
+   execute against the declared tools;
+2. adding a call to a function the reference does not call never raises a component;
+3. leaving out a reference call lowers the shares and the recall;
+4. a copy, or a wrong-valued copy, beside the right call lowers the shares and the precision;
+5. nothing depends on the order of the predicted or the reference calls;
+6. a call that cannot execute (missing required parameter, unknown parameter, wrong type)
+   earns no more than the same call made executable with a wrong value (default weights);
+7. every value is finite and in [0, 1]; bad requests raise :class:`ToolGradeError` only.
 
 A malformed completion, or one without calls where calls are expected, scores 0 on every
 component. Against a **no-call reference** every component (and the reward) is 1.0 for a
 completion that makes no call and 0.0 for any call or malformed call markup.
 
+Strings compare by the reference's kind: exact references as written, BFCL possible answers
+by BFCL's standardisation; ``string_match="bfcl"`` opts exact references into the latter.
+
 The reward a profile returns:
 
-* ``seed`` (default) — ``Σ w·component`` with non-negative weights normalised to sum 1
-  (default 0.25 each).
+* ``weighted`` (default; ``seed`` is accepted as its former name) — ``Σ w·component`` with
+  non-negative weights normalised to sum 1 (default 0.25 each).
 * ``strict`` — 1.0 only for a fully valid call list (:func:`service.core.matching.match_calls`
-  says ``valid``), else 0.0 (Tool-N1 style). Weights are validated but unused.
+  says ``valid``) whose every call executes against the declared tools, else 0.0 (Tool-N1
+  style). Weights are validated but unused.
 * ``toolrl`` — ToolRL's decomposed reward (Qian et al., 2025) rescaled from [-3, 4] to [0, 1]:
   ``(format + 6·S/S_max) / 7``, where ``format`` is ``json_parse``, ``S`` = multiset Jaccard of
-  tool names + for every reference call optimally paired with a same-name predicted call the
-  Jaccard of parameter names plus one point per parameter whose value matches (BFCL value
-  rules; a BFCL-optional parameter left out counts as matched), and
-  ``S_max = 1 + Σ_ref (1 + number of reference parameters)``. ToolRL pairs calls greedily and
-  compares values with ``==``; we pair optimally and compare values as the metrics do.
+  tool names + the pair scores of the best one-to-one pairing of same-name calls, scaled by
+  ``reference calls / max(predicted, reference calls)``. A pair scores the Jaccard of the
+  parameter names (the reference's mandatory parameters plus the optional ones supplied) plus
+  ``v`` value points times the share of those parameters whose value matches, where ``v`` is
+  the number of mandatory parameters (at least 1); the value points count only when the call
+  executes. ``S_max = 1 + Σ_ref (1 + v)``. ToolRL pairs calls greedily, compares values with
+  ``==`` and never checks the schema; we pair optimally, compare values as the metrics do,
+  hold omitted BFCL-optional parameters to nothing and pay values only for executable calls.
   Weights are validated but unused.
 
 **Hack ceilings** — the best reward a well-formed, declared, executable call earns while getting
 none of the reference's argument values right (what a policy can farm without solving the task;
-measured in ``tests/service/core/test_rewards.py``):
+measured in ``tests/service/core/test_rewards.py`` and by ``toolgrade audit``):
 
-* ``seed``: **0.75** — ``json_parse``, ``schema_hit`` and ``exec`` are free for any valid call
-  (with default weights; in general ``1 - w_semantic``).
+* ``weighted``: **0.75** — ``json_parse``, ``schema_hit`` and ``exec`` are free for a valid call
+  to a declared tool (with default weights; in general ``1 - w_semantic``). Extra calls never
+  raise it: padding, duplicates and hedges dilute every share.
 * ``strict``: **0.0**.
 * ``toolrl``: **5/7 ≈ 0.714**, reached on a one-call, one-parameter reference by the right tool
   with the wrong value (name 1 + parameter names 1 of ``S_max`` 3). In general the right tools
-  with the right parameter names but wrong values earn ``(1 + 6·(1+n)/(1+n+P)) / 7`` for ``n``
-  reference calls with ``P ≥ n`` parameters in all, which is at most 5/7.
+  with the right parameter names but wrong values earn ``(1 + 6·(1+n)/(1+n+V)) / 7`` for ``n``
+  reference calls with ``V ≥ n`` value points in all, which is at most 5/7.
 
 Everything here is a pure function of its arguments, so the HTTP layer may call
 :func:`compute_rewards` from worker threads: the only shared state is the core's memo caches
@@ -57,9 +84,9 @@ from typing import Any
 
 from service.core.errors import InvalidWeightsError, ToolGradeError
 from service.core.matching import argument_overlap, judge_calls, match_value
-from service.core.metrics import check_call_schema
+from service.core.metrics import CallCheck, check_call_schema
 from service.core.parsing import parse_calls
-from service.core.references import normalise_reference
+from service.core.references import apply_string_match, normalise_reference
 from service.core.schema import normalise_tools
 from service.core.types import ParseResult, Reference, ReferenceCall, ToolCall, ToolSpec
 
@@ -67,20 +94,32 @@ REWARD_COMPONENTS: tuple[str, ...] = ("json_parse", "schema_hit", "exec", "seman
 DEFAULT_WEIGHTS: Mapping[str, float] = dict.fromkeys(REWARD_COMPONENTS, 0.25)
 
 
-class RewardProfile(StrEnum):
-    """How the components become one reward (see the module docstring)."""
+#: Former profile names, still accepted wherever a profile is named (documented aliases).
+PROFILE_ALIASES: Mapping[str, str] = {"seed": "weighted"}
 
-    SEED = "seed"
+
+class RewardProfile(StrEnum):
+    """How the components become one reward (see the module docstring).
+
+    ``RewardProfile("seed")`` is :attr:`WEIGHTED`: the profile's former name stays accepted.
+    """
+
+    WEIGHTED = "weighted"
     STRICT = "strict"
     TOOLRL = "toolrl"
+
+    @classmethod
+    def _missing_(cls, value: object) -> RewardProfile | None:
+        alias = PROFILE_ALIASES.get(value) if isinstance(value, str) else None
+        return None if alias is None else cls(alias)
 
 
 @dataclass(frozen=True, slots=True)
 class RewardBreakdown:
     """The four components of one completion's reward and the reward itself (all in [0, 1]).
 
-    The components are the seed diagnostics under every profile; ``reward`` is the profile's
-    combination.
+    The components are the weighted profile's diagnostics under every profile; ``reward`` is
+    the profile's combination.
     """
 
     json_parse: float
@@ -122,7 +161,8 @@ def normalise_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
 
     Raises:
         InvalidWeightsError: A weight is negative, non-finite or not a number, a component is
-            unknown, or every weight is zero.
+            unknown, every weight is zero, or the weights overflow when summed
+            (``weights:non_finite``).
 
     Example:
         >>> normalise_weights(None)
@@ -163,19 +203,30 @@ def normalise_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
                 label="weights:negative",
                 param=f"weights.{name}",
             )
-    total = math.fsum(float(weights.get(name, 0.0)) for name in REWARD_COMPONENTS)
+    try:
+        total = math.fsum(float(weights.get(name, 0.0)) for name in REWARD_COMPONENTS)
+    except (OverflowError, ValueError):  # an integer too large for a float, or fsum overflow
+        total = math.inf
     if total <= 0:
         raise InvalidWeightsError(
             "at least one weight must be positive", label="weights:all_zero", param="weights"
         )
-    return {name: float(weights.get(name, 0.0)) / total for name in REWARD_COMPONENTS}
+    normalised = {name: float(weights.get(name, 0.0)) / total for name in REWARD_COMPONENTS}
+    if not math.isfinite(total) or not all(math.isfinite(w) for w in normalised.values()):
+        raise InvalidWeightsError(
+            "the weights overflow when summed; scale them down (only their ratios matter)",
+            label="weights:non_finite",
+            param="weights",
+        )
+    return normalised
 
 
 def resolve_profile(profile: str | RewardProfile) -> RewardProfile:
     """Turn a profile name into a :class:`RewardProfile`.
 
     Args:
-        profile: ``"seed"``, ``"strict"`` or ``"toolrl"`` (or the enum member).
+        profile: ``"weighted"``, ``"strict"`` or ``"toolrl"`` (or the enum member);
+            ``"seed"`` is accepted as the weighted profile's former name.
 
     Returns:
         The profile.
@@ -186,19 +237,23 @@ def resolve_profile(profile: str | RewardProfile) -> RewardProfile:
     Example:
         >>> resolve_profile("toolrl")
         <RewardProfile.TOOLRL: 'toolrl'>
+        >>> resolve_profile("seed")
+        <RewardProfile.WEIGHTED: 'weighted'>
     """
     try:
         return RewardProfile(profile)
     except ValueError:
         raise ToolGradeError(
             f"unknown reward profile {profile!r}; expected one of "
-            f"{[p.value for p in RewardProfile]}",
+            f"{[p.value for p in RewardProfile]} (or a former name: {dict(PROFILE_ALIASES)})",
             label="reward:unknown_profile",
             param="profile",
         ) from None
 
 
-def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dict[str, ToolSpec]]:
+def resolve_label(
+    label: Any, default_tools: Any = None, string_match: str = "exact"
+) -> tuple[Reference, dict[str, ToolSpec]]:
     """Split a reward label into its reference and the tools it is scored against.
 
     A label is a reference (exact calls, BFCL possible answers, ``[]``/``None`` for no call),
@@ -208,6 +263,8 @@ def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dic
     Args:
         label: The label.
         default_tools: Tools used when the label carries none.
+        string_match: ``"exact"`` or ``"bfcl"`` (see
+            :func:`service.core.references.apply_string_match`).
 
     Returns:
         ``(reference, tools_by_name)``.
@@ -226,10 +283,10 @@ def resolve_label(label: Any, default_tools: Any = None) -> tuple[Reference, dic
     parts = _label_parts(decoded)
     if parts is not None:
         reference, tools = parts
-        return normalise_reference(reference), normalise_tools(
-            default_tools if tools is None else tools
-        )
-    return normalise_reference(decoded), normalise_tools(default_tools)
+        declared = normalise_tools(default_tools if tools is None else tools)
+        return apply_string_match(normalise_reference(reference), string_match), declared
+    declared = normalise_tools(default_tools)
+    return apply_string_match(normalise_reference(decoded), string_match), declared
 
 
 def attach_tools(label: Any, tools: Any) -> Any:
@@ -287,7 +344,8 @@ def compute_rewards(
     *,
     tools: Any = None,
     weights: Mapping[str, float] | None = None,
-    profile: str = "seed",
+    profile: str = "weighted",
+    string_match: str = "exact",
 ) -> list[RewardBreakdown]:
     """Score completions against their labels.
 
@@ -296,8 +354,11 @@ def compute_rewards(
         labels: References, or ``{"reference"|"answers", "tools"}`` objects (see
             :func:`resolve_label`).
         tools: Tools for labels that carry none (any supported schema form).
-        weights: Component weights for the ``seed`` profile (see :func:`normalise_weights`).
-        profile: ``"seed"``, ``"strict"`` or ``"toolrl"``.
+        weights: Component weights for the ``weighted`` profile (see
+            :func:`normalise_weights`).
+        profile: ``"weighted"`` (or its former name ``"seed"``), ``"strict"`` or ``"toolrl"``.
+        string_match: How exact references compare strings: ``"exact"`` (as written) or
+            ``"bfcl"`` (BFCL's standardisation).
 
     Returns:
         One :class:`RewardBreakdown` per completion. Malformed completions score 0; they never
@@ -305,7 +366,7 @@ def compute_rewards(
 
     Raises:
         ToolGradeError: A malformed request: lengths differ, a label or tool schema is invalid,
-            bad weights or an unknown profile.
+            bad weights, an unknown profile or string_match.
 
     Example:
         >>> tools = [{"name": "get_user", "parameters": {"type": "object", "properties": {
@@ -319,7 +380,12 @@ def compute_rewards(
         [1.0, 0.75, 0.0]
     """
     return _score_completions(
-        completions, labels, [tools] * len(completions), normalise_weights(weights), profile
+        completions,
+        labels,
+        [tools] * len(completions),
+        normalise_weights(weights),
+        profile,
+        string_match,
     )
 
 
@@ -329,6 +395,7 @@ def _score_completions(
     tools_per_item: Sequence[Any],
     weights: Mapping[str, float],
     profile: str | RewardProfile,
+    string_match: str = "exact",
 ) -> list[RewardBreakdown]:
     chosen = resolve_profile(profile)
     if len(completions) != len(labels):
@@ -344,10 +411,10 @@ def _score_completions(
         if isinstance(label, str):
             key = (label, id(item_tools))
             if key not in resolved:
-                resolved[key] = resolve_label(label, item_tools)
+                resolved[key] = resolve_label(label, item_tools, string_match)
             reference, declared = resolved[key]
         else:
-            reference, declared = resolve_label(label, item_tools)
+            reference, declared = resolve_label(label, item_tools, string_match)
         breakdowns.append(
             score_completion(parse_calls(completion), reference, declared, weights, chosen)
         )
@@ -363,7 +430,7 @@ def score_completion(
     reference: Reference,
     tools: Mapping[str, ToolSpec],
     weights: Mapping[str, float] = DEFAULT_WEIGHTS,
-    profile: RewardProfile = RewardProfile.SEED,
+    profile: RewardProfile = RewardProfile.WEIGHTED,
 ) -> RewardBreakdown:
     """Reward one parsed completion (the building block of :func:`compute_rewards`).
 
@@ -389,26 +456,63 @@ def score_completion(
         return _ZERO
     calls = parse.calls
     checks = [check_call_schema(call, tools) for call in calls]
-    schema_hit = sum(check.schema_error is None for check in checks) / len(checks)
-    executes = sum(check.exec_error is None for check in checks) / len(checks)
+    executes = [check.exec_error is None for check in checks]
+    schema_hit = call_share([check.schema_error is None for check in checks], calls, reference)
+    exec_share = call_share(executes, calls, reference)
     if profile is RewardProfile.STRICT:
         verdict, overlap = judge_calls(calls, reference, tools)
-        reward = 1.0 if verdict.valid else 0.0
+        reward = 1.0 if verdict.valid and all(executes) else 0.0
         semantic = overlap.f1
     else:
         semantic = argument_overlap(calls, reference, tools).f1
-    components = (1.0, schema_hit, executes, semantic)
-    if profile is RewardProfile.SEED:
+    components = (1.0, schema_hit, exec_share, semantic)
+    if profile is RewardProfile.WEIGHTED:
         reward = math.fsum(
             weights[name] * value for name, value in zip(REWARD_COMPONENTS, components, strict=True)
         )
     elif profile is RewardProfile.TOOLRL:
-        reward = toolrl_score(calls, reference, tools)
+        reward = toolrl_score(calls, reference, tools, checks)
     return RewardBreakdown(*components, reward=min(1.0, max(0.0, reward)))
 
 
+def call_share(passes: Sequence[bool], calls: Sequence[ToolCall], reference: Reference) -> float:
+    """The share behind ``schema_hit`` and ``exec``: answered reference calls that pass a check.
+
+    Each reference call counts once when a predicted call of its name passes (as many per name
+    as both sides have); a completion whose every call passes counts at least one. The count
+    is divided by ``max(predicted, reference)`` calls, so extra calls dilute the share and
+    dropped calls leave it short. For one call against a one-call reference this is the seed
+    project's share of predicted calls that pass.
+
+    Args:
+        passes: Whether each predicted call passes the check, in call order.
+        calls: The predicted calls (at least one).
+        reference: A reference expecting calls.
+
+    Returns:
+        The share in [0, 1].
+
+    Example:
+        >>> from service.core.references import normalise_reference
+        >>> reference = normalise_reference([{"name": "f", "arguments": {}}])
+        >>> call_share([True, True], [ToolCall("f", {}), ToolCall("g", {})], reference)
+        0.5
+        >>> call_share([True], [ToolCall("g", {})], reference)
+        1.0
+    """
+    wanted = Counter(call.name for call in reference.calls)
+    passing = Counter(call.name for call, ok in zip(calls, passes, strict=True) if ok)
+    answered = sum(min(count, wanted[name]) for name, count in passing.items())
+    if all(passes):
+        answered = max(answered, 1)
+    return answered / max(len(calls), len(reference.calls))
+
+
 def toolrl_score(
-    calls: Sequence[ToolCall], reference: Reference, tools: Mapping[str, ToolSpec]
+    calls: Sequence[ToolCall],
+    reference: Reference,
+    tools: Mapping[str, ToolSpec],
+    checks: Sequence[CallCheck] | None = None,
 ) -> float:
     """ToolRL's reward for a well-formed call list, rescaled to [0, 1].
 
@@ -419,32 +523,50 @@ def toolrl_score(
         calls: Parsed calls (at least one).
         reference: A reference expecting calls.
         tools: Declared tools by name (parameter schemas guide value matching).
+        checks: Each call's :func:`service.core.metrics.check_call_schema` verdict, when
+            already computed.
 
     Returns:
         The reward in [1/7, 1].
 
     Example:
         >>> from service.core.references import normalise_reference
+        >>> tools = normalise_tools([{"name": "f", "parameters": {"type": "object",
+        ...     "properties": {"city": {"type": "string"}}, "required": ["city"]}}])
         >>> reference = normalise_reference([{"name": "f", "arguments": {"city": "Paris"}}])
-        >>> round(toolrl_score([ToolCall("f", {"city": "Rome"})], reference, {}), 4)
+        >>> round(toolrl_score([ToolCall("f", {"city": "Rome"})], reference, tools), 4)
         0.7143
-        >>> toolrl_score([ToolCall("f", {"city": "Paris"})], reference, {})
+        >>> toolrl_score([ToolCall("f", {"city": "Paris"})], reference, tools)
         1.0
+        >>> round(toolrl_score([ToolCall("f", {})], reference, tools), 4)
+        0.4286
     """
+    if checks is None:
+        checks = [check_call_schema(call, tools) for call in calls]
     expected = reference.calls
     name_score = _multiset_jaccard([c.name for c in calls], [r.name for r in expected])
-    best_max = 1 + sum(1 + len(r.params) for r in expected)
+    value_points = [max(1, len(_mandatory_params(ref, reference))) for ref in expected]
+    best_max = 1 + sum(1 + points for points in value_points)
     pair_scores = [
         [
-            _toolrl_pair_score(call, ref, tools.get(ref.name), reference.exact)
+            _toolrl_pair_score(call, ref, points, tools.get(ref.name), reference, check)
             if call.name == ref.name
             else 0.0
-            for ref in expected
+            for ref, points in zip(expected, value_points, strict=True)
         ]
-        for call in calls
+        for call, check in zip(calls, checks, strict=True)
     ]
-    total = name_score + _best_assignment_total(pair_scores)
+    # Surplus calls dilute the pairs, so a hedge earns less than committing to either call.
+    coverage = len(expected) / max(len(calls), len(expected))
+    total = name_score + _best_assignment_total(pair_scores) * coverage
     return (1.0 + 6.0 * total / best_max) / 7.0
+
+
+def _mandatory_params(expected: ReferenceCall, reference: Reference) -> set[str]:
+    """Parameters a call must supply: every one of an exact call, those without ``""`` in BFCL."""
+    if reference.exact:
+        return set(expected.params)
+    return {name for name, acceptable in expected.params.items() if "" not in acceptable}
 
 
 def _multiset_jaccard(left: Sequence[str], right: Sequence[str]) -> float:
@@ -455,32 +577,37 @@ def _multiset_jaccard(left: Sequence[str], right: Sequence[str]) -> float:
 
 
 def _toolrl_pair_score(
-    call: ToolCall, expected: ReferenceCall, spec: ToolSpec | None, exact: bool
+    call: ToolCall,
+    expected: ReferenceCall,
+    value_points: int,
+    spec: ToolSpec | None,
+    reference: Reference,
+    check: CallCheck,
 ) -> float:
-    """Parameter-name Jaccard plus one point per matching value, for one paired call."""
+    """Parameter-name Jaccard plus value points for one paired call (values only if it runs)."""
     given = set(call.arguments)
-    wanted = set(expected.params)
-    # A BFCL-optional parameter ("" among its values) that was left out is matched, so a
-    # prediction relying on the default is not penalised.
-    omitted_optional = (
-        set() if exact else {name for name in wanted - given if "" in expected.params[name]}
-    )
-    effective = given | omitted_optional
-    union = wanted | effective
-    names_score = len(wanted & effective) / len(union) if union else 1.0
+    # An omittable parameter counts only when supplied: leaving it out neither earns nor costs.
+    wanted = _mandatory_params(expected, reference) | (given & set(expected.params))
+    union = given | wanted
+    names_score = len(given & wanted) / len(union) if union else 1.0
+    if check.exec_error is not None:
+        return names_score
+    if not wanted:
+        return names_score + value_points
     parameters = spec.parameters if spec is not None else {}
-    values_score = sum(
-        1.0
+    matched = sum(
+        1
         for name in wanted
-        if name in omitted_optional
-        or (
-            name in given
-            and match_value(
-                call.arguments[name], expected.params[name], parameters.get(name), exact=exact
-            )
+        if name in given
+        and match_value(
+            call.arguments[name],
+            expected.params[name],
+            parameters.get(name),
+            exact=reference.exact,
+            standardise_strings=reference.standardise_strings,
         )
     )
-    return names_score + values_score
+    return names_score + value_points * matched / len(wanted)
 
 
 def _best_assignment_total(scores: list[list[float]]) -> float:
@@ -493,4 +620,4 @@ def _best_assignment_total(scores: list[list[float]]) -> float:
     from scipy.optimize import linear_sum_assignment
 
     rows, columns = linear_sum_assignment(scores, maximize=True)
-    return float(sum(scores[r][c] for r, c in zip(rows, columns, strict=True)))
+    return math.fsum(scores[r][c] for r, c in zip(rows, columns, strict=True))

@@ -74,10 +74,16 @@ class ReferenceCall:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """Ground truth for one item: expected calls (empty means "no call should be made")."""
+    """Ground truth for one item: expected calls (empty means "no call should be made").
+
+    ``exact`` is true for exact calls (one value per parameter) and false for BFCL possible
+    answers. Exact references compare strings as written unless ``standardise_strings`` opts
+    them into BFCL's standardisation; possible answers always use it.
+    """
 
     calls: tuple[ReferenceCall, ...]
     exact: bool = True
+    standardise_strings: bool = False
 
     @property
     def expects_no_call(self) -> bool:

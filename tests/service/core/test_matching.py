@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from service.core import matching as matching_module
 from service.core.matching import (
+    ValueRule,
     ArgumentOverlap,
     argument_overlap,
     check_call,
@@ -19,6 +20,7 @@ from service.core.matching import (
     match_calls,
     match_value,
     standardise_string,
+    value_rule,
 )
 from service.core.schema import normalise_tool, normalise_tools
 from service.core.types import MatchResult, Reference, ReferenceCall, ToolCall
@@ -116,8 +118,12 @@ def test_match_value_follows_bfcl(
         (True, 1, False),  # a boolean is never a number
         (1, True, False),
         ("5", 5, False),
-        ("PARIS", "paris", True),  # standardised strings
-        ({"city": "New York", "n": [1, 2.0]}, {"n": [1.0, 2], "city": "new-york"}, True),
+        ("PARIS", "paris", False),  # strings as written
+        ("Paris", "Paris", True),
+        ("e\u0301t\u00e9", "\u00e9te\u0301", True),  # the same text in NFC
+        ("192.168.1.1", "19.216.811", False),  # BFCL's standardisation would accept this
+        ({"city": "New York", "n": [1, 2.0]}, {"n": [1.0, 2], "city": "New York"}, True),
+        ({"city": "New York", "n": [1, 2.0]}, {"n": [1.0, 2], "city": "new-york"}, False),
         ([1, 2], [2, 1], False),
         ({"a": 1}, {"a": 1, "b": 2}, False),
         ("", "", True),
@@ -160,11 +166,20 @@ def test_exact_matching_extends_the_seed_rule(value: Any, other: Any) -> None:
 
 
 def test_exact_matching_differs_from_the_seed_only_as_documented() -> None:
-    # The two documented additions: numbers compare numerically, strings are standardised.
+    # The documented additions: numbers compare numerically, strings after Unicode NFC.
     assert _canonical(5) != _canonical(5.0)
     assert match_value(5, (5.0,), None, exact=True)
-    assert _canonical("New York") != _canonical("new york")
-    assert match_value("New York", ("new york",), None, exact=True)
+    assert _canonical("e\u0301") != _canonical("\u00e9")
+    assert match_value("e\u0301", ("\u00e9",), None, exact=True)
+    assert not match_value("New York", ("new york",), None, exact=True)
+
+
+def test_exact_references_opt_into_bfcl_string_standardisation() -> None:
+    options = {"exact": True, "standardise_strings": True}
+    assert match_value("New York", ("new york",), None, **options)
+    assert match_value({"c": ["A-B"]}, ({"c": ["ab"]},), None, **options)
+    assert not match_value("Paris", ("Rome",), None, **options)
+    assert value_rule(Reference((), exact=False, standardise_strings=True)) is ValueRule.BFCL
 
 
 def test_standardise_string_is_bfcls() -> None:
@@ -325,13 +340,13 @@ def test_the_expected_tools_schema_is_used() -> None:
 
 
 def test_argument_f1_on_a_multi_parameter_call_is_hand_computed() -> None:
-    # Expected: city, nights, guests. Predicted: city (right, case aside), nights (3.0 == 3),
+    # Expected: city, nights, guests. Predicted: city (right), nights (3.0 == 3),
     # guests (wrong), pool (extra). TP = 2, precision = 2/4, recall = 2/3,
     # F1 = 2 * (1/2 * 2/3) / (1/2 + 2/3) = 4/7.
     reference = Reference(
         (ReferenceCall("book", {"city": ("Paris",), "nights": (3,), "guests": (2,)}),)
     )
-    call = ToolCall("book", {"city": "paris", "nights": 3.0, "guests": 4, "pool": True})
+    call = ToolCall("book", {"city": "Paris", "nights": 3.0, "guests": 4, "pool": True})
     overlap = argument_overlap([call], reference, {})
     assert (overlap.true_positives, overlap.predicted, overlap.expected) == (2, 4, 3)
     assert overlap.precision == pytest.approx(0.5)
@@ -464,15 +479,15 @@ _SCHEMAS = [
     value=_MEMO_SCALARS,
     answer=st.sampled_from(range(len(_SHARED_ANSWERS))),
     schema=st.sampled_from(_SCHEMAS),
-    exact=st.booleans(),
+    rule=st.sampled_from(list(ValueRule)),
 )
 def test_remembered_value_verdicts_equal_fresh_ones(
-    value: Any, answer: int, schema: dict[str, Any] | None, exact: bool
+    value: Any, answer: int, schema: dict[str, Any] | None, rule: ValueRule
 ) -> None:
     # The same acceptable tuples are reused across examples, so later ones hit the memo;
     # 1, 1.0 and True, and 0.0 and -0.0, are all asked about.
     acceptable = _SHARED_ANSWERS[answer]
     declared = matching_module._declared_type(schema)
-    fresh = matching_module._judge_value(value, acceptable, declared, exact)
+    fresh = matching_module._judge_value(value, acceptable, declared, rule)
     for _ in range(2):
-        assert matching_module._check_value(value, acceptable, declared, exact) == fresh
+        assert matching_module._check_value(value, acceptable, declared, rule) == fresh

@@ -41,7 +41,7 @@ def reward_of(completion: Any, label: Any, **options: Any) -> RewardBreakdown:
     return breakdown
 
 
-# --- seed components and the weighted sum ------------------------------------------------------
+# --- components and the weighted sum (the seed project's numbers) --------------------------
 
 
 def test_correct_call_earns_full_reward() -> None:
@@ -144,12 +144,14 @@ def hack_ceiling(profile: str) -> float:
         tools=TOOLS,
         profile=profile,
     )
-    assert all(b.json_parse == 1.0 and b.exec == 1.0 and b.semantic == 0.0 for b in breakdowns)
+    # Every completion parses and gets no argument right; one-call ones also execute.
+    assert all(b.json_parse == 1.0 and b.semantic == 0.0 for b in breakdowns)
+    assert breakdowns[0].exec == breakdowns[2].exec == 1.0
     return max(b.reward for b in breakdowns)
 
 
-def test_seed_hack_ceiling_is_three_quarters() -> None:
-    assert hack_ceiling("seed") == pytest.approx(0.75)
+def test_weighted_hack_ceiling_is_three_quarters() -> None:
+    assert hack_ceiling("weighted") == pytest.approx(0.75)
 
 
 def test_strict_hack_ceiling_is_zero() -> None:
@@ -184,7 +186,7 @@ def test_no_wrong_valued_call_beats_the_documented_ceilings(
     }
     completion = hermes(call("book", **arguments))
 
-    ceilings = {"seed": 0.75, "strict": 0.0, "toolrl": 5 / 7}
+    ceilings = {"weighted": 0.75, "strict": 0.0, "toolrl": 5 / 7}
     for profile, ceiling in ceilings.items():
         (breakdown,) = compute_rewards([completion], [reference], tools=[tool], profile=profile)
         assert breakdown.reward <= ceiling + 1e-12
@@ -365,7 +367,7 @@ def test_compute_rewards_is_thread_safe() -> None:
         return compute_rewards(completions, labels, tools=TOOLS, profile=profile)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(run, ["seed", "toolrl", "strict"] * 8))
+        results = list(pool.map(run, ["weighted", "toolrl", "strict"] * 8))
 
     assert all(result == serial for result in results[0::3])
     assert len({tuple(result) for result in results[1::3]}) == 1
@@ -418,7 +420,7 @@ def test_every_component_is_in_the_unit_interval(
 
     for value in breakdown.to_dict().values():
         assert 0.0 <= value <= 1.0
-    if profile is RewardProfile.SEED:
+    if profile is RewardProfile.WEIGHTED:
         expected = 0.25 * (
             breakdown.json_parse + breakdown.schema_hit + breakdown.exec + breakdown.semantic
         )
