@@ -118,6 +118,8 @@ def value_rule(reference: Reference) -> ValueRule:
     if not reference.exact:
         return ValueRule.BFCL
     return ValueRule.EXACT_STANDARDISED if reference.standardise_strings else ValueRule.EXACT
+
+
 _VALUE_MISMATCH: Final = "match:value_mismatch"
 
 

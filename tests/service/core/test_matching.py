@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from service.core import matching as matching_module
 from service.core.matching import (
-    ValueRule,
     ArgumentOverlap,
+    ValueRule,
     argument_overlap,
     check_call,
     judge_calls,

@@ -158,7 +158,7 @@ def test_unknown_string_match_is_a_client_error() -> None:
     assert getattr(error.value, "label", None) == "reference:unknown_string_match"
 
 
-# --- toolrl's ceiling ------------------------------------------------------------------------------
+# --- toolrl's ceiling ---------------------------------------------------------------------
 
 BOOK = {
     "name": "book",
