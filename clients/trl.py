@@ -55,7 +55,7 @@ TRL_RUNTIME_KWARGS = ("trainer_state", "log_extra", "log_metric", "environments"
 DEFAULT_METRIC_PREFIX = "toolgrade"
 # A GRPO step may reward a large batch on a busy CPU service: be patient per attempt.
 DEFAULT_REWARD_TIMEOUT_S = 180.0
-DEFAULT_PROFILE = "seed"
+DEFAULT_PROFILE = "weighted"
 # Attributes that belong to one process (an open HTTP client, its event loop): never pickled.
 _RUNTIME_ATTRIBUTES = ("_client", "_client_loop")
 
@@ -111,7 +111,7 @@ class _RewardFunctionBase:
         metric_prefix: str = DEFAULT_METRIC_PREFIX,
     ) -> None:
         # A bad profile or weighting fails here, not in the middle of training.
-        resolve_profile(profile)
+        profile = resolve_profile(profile).value  # "seed" is logged under its new name
         normalise_weights(weights)
         self.base_url = base_url.rstrip("/") if base_url is not None else None
         self.profile = profile
@@ -232,8 +232,8 @@ class LocalRewardFunction(_RewardFunctionBase):
     """TRL reward function scoring in-process with the core (the numbers ``/reward`` returns).
 
     Args:
-        profile: ``seed``, ``strict`` or ``toolrl``.
-        weights: Component weights for ``seed``.
+        profile: ``weighted`` (or its former name ``seed``), ``strict`` or ``toolrl``.
+        weights: Component weights for ``weighted``.
         tools: Tools shared by every row (rows may carry their own in the label or in the
             ``tools_column``).
         label_column: The dataset column holding each row's label.
@@ -281,8 +281,8 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
     Args:
         base_url: The ToolGrade service (scoring-only is enough).
         api_key: Bearer key; defaults to ``TOOLGRADE_API_KEY``.
-        profile: ``seed``, ``strict`` or ``toolrl``.
-        weights: Component weights for ``seed``.
+        profile: ``weighted`` (or its former name ``seed``), ``strict`` or ``toolrl``.
+        weights: Component weights for ``weighted``.
         tools: Tools shared by every row (rows may carry their own in the label or in the
             ``tools_column``).
         label_column: The dataset column holding each row's label.

@@ -125,7 +125,8 @@ class RewardSettings(_Config):
 
     url: str = "http://127.0.0.1:8000"
     local: bool = False
-    profile: Literal["seed", "strict", "toolrl"] = "seed"
+    # "seed" is the weighted profile's former name, still accepted.
+    profile: Literal["weighted", "seed", "strict", "toolrl"] = "weighted"
     weights: dict[str, float] | None = None
     api_key: SecretStr | None = Field(default=None, description="Else TOOLGRADE_API_KEY.")
     timeout_s: float = Field(default=60.0, gt=0)

@@ -96,7 +96,7 @@ def local_reward_function(profile: str, weights: Mapping[str, float] | None) -> 
     """The reward computed in-process with the core (the numbers ``/reward`` returns).
 
     Example:
-        >>> reward = local_reward_function("seed", None)
+        >>> reward = local_reward_function("weighted", None)
         >>> reward(prompts=["p"], completions=[PREFLIGHT_COMPLETION], label=[PREFLIGHT_LABEL])
         [1.0]
     """

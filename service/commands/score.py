@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +41,23 @@ TOP_ERRORS = 10
 PROGRESS_STEP = 256
 # Distinct tools texts whose normalisation is kept (least recently used dropped first).
 SHARED_TOOLS_LIMIT = 1024
+
+
+class StringMatch(StrEnum):
+    """How exact references compare strings (BFCL possible answers always standardise)."""
+
+    EXACT = "exact"
+    BFCL = "bfcl"
+
+
+StringMatchOption = Annotated[
+    StringMatch,
+    typer.Option(
+        "--string-match",
+        help="How exact references compare strings: as written (exact) or with BFCL's "
+        "standardisation (bfcl). BFCL possible answers always use BFCL's.",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,7 @@ def score_command(
         int, typer.Option(min=0, help="Bootstrap resamples for the 95% intervals (0: none).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for the bootstrap resampling.")] = 0,
+    string_match: StringMatchOption = StringMatch.EXACT,
 ) -> None:
     """Score predictions in a JSONL file and summarise them."""
     # Imported here so `toolgrade --help` does not pay for numpy and jsonschema.
@@ -84,7 +103,7 @@ def score_command(
     scores: list[ItemScore] = []
     skipped: list[SkippedLine] = []
     with _result_writer(output_path) as write_result:
-        for line_number, outcome in _score_lines(lines):
+        for line_number, outcome in _score_lines(lines, string_match.value):
             if isinstance(outcome, SkippedLine):
                 skipped.append(outcome)
                 typer.echo(f"line {line_number}: skipped: {outcome.reason}", err=True)
@@ -123,7 +142,9 @@ def _read_lines(path: Path) -> _Lines:
     return _Lines(total=total, raw=stream())
 
 
-def _score_lines(lines: _Lines) -> Iterator[tuple[int, ItemScore | SkippedLine]]:
+def _score_lines(
+    lines: _Lines, string_match: str = "exact"
+) -> Iterator[tuple[int, ItemScore | SkippedLine]]:
     from rich.console import Console
     from rich.progress import Progress
 
@@ -139,7 +160,7 @@ def _score_lines(lines: _Lines) -> Iterator[tuple[int, ItemScore | SkippedLine]]
                 progress.update(task, completed=line_number)
             if not raw.strip():
                 continue  # blank lines separate nothing in JSONL; they are not items
-            yield line_number, _score_line(line_number, raw, shared_tools)
+            yield line_number, _score_line(line_number, raw, shared_tools, string_match)
 
 
 class _SharedTools:
@@ -170,7 +191,10 @@ class _SharedTools:
 
 
 def _score_line(
-    line_number: int, raw: bytes, shared_tools: _SharedTools | None = None
+    line_number: int,
+    raw: bytes,
+    shared_tools: _SharedTools | None = None,
+    string_match: str = "exact",
 ) -> ItemScore | SkippedLine:
     from service.core.errors import ToolGradeError
     from service.core.metrics import score_item
@@ -198,6 +222,7 @@ def _score_line(
             tools,
             item_id=item.get("id"),
             category=item.get("category"),
+            string_match=string_match,
         )
     except ToolGradeError as error:
         return SkippedLine(line_number, f"{error.label}: {error.message}")

@@ -467,9 +467,11 @@ def score_completion(
         semantic = argument_overlap(calls, reference, tools).f1
     components = (1.0, schema_hit, exec_share, semantic)
     if profile is RewardProfile.WEIGHTED:
+        # Divided by the weights' own sum: normalised weights may sum to 1 ± an ulp, and the
+        # reference must earn exactly 1.0.
         reward = math.fsum(
             weights[name] * value for name, value in zip(REWARD_COMPONENTS, components, strict=True)
-        )
+        ) / math.fsum(weights.values())
     elif profile is RewardProfile.TOOLRL:
         reward = toolrl_score(calls, reference, tools, checks)
     return RewardBreakdown(*components, reward=min(1.0, max(0.0, reward)))

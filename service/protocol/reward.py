@@ -12,9 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.protocol.score import STRING_MATCH_DESCRIPTION, StringMatchMode
+
 Message = dict[str, Any]
 Completion = str | list[Message] | Message
-RewardProfileName = Literal["seed", "strict", "toolrl"]
+# "seed" is the weighted profile's former name, still accepted.
+RewardProfileName = Literal["weighted", "seed", "strict", "toolrl"]
 
 
 class RewardRequest(BaseModel):
@@ -44,9 +47,13 @@ class RewardRequest(BaseModel):
     tools: Any = Field(default=None, description="Tools for labels that carry none.")
     weights: dict[str, float] | None = Field(
         default=None,
-        description="Component weights for the seed profile (non-negative, normalised to 1).",
+        description="Component weights for the weighted profile (non-negative, normalised to 1).",
     )
-    profile: RewardProfileName = "seed"
+    profile: RewardProfileName = Field(
+        default="weighted",
+        description='How components become the reward; "seed" is the former name of "weighted".',
+    )
+    string_match: StringMatchMode = Field(default="exact", description=STRING_MATCH_DESCRIPTION)
 
 
 class RewardComponents(BaseModel):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ItemId = str | int | None
+StringMatchMode = Literal["exact", "bfcl"]
+STRING_MATCH_DESCRIPTION = (
+    "How exact references compare strings: 'exact' (as written, after Unicode NFC) or 'bfcl' "
+    "(BFCL's standardisation: case, spaces and ,./-_*^ ignored). BFCL possible answers always "
+    "use BFCL's standardisation."
+)
 
 
 class ScoreItem(BaseModel):
@@ -38,6 +44,7 @@ class ScoreRequest(BaseModel):
         default=1000, ge=0, le=10_000, description="Resamples for the 95% intervals (0: none)."
     )
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the bootstrap.")
+    string_match: StringMatchMode = Field(default="exact", description=STRING_MATCH_DESCRIPTION)
 
 
 class CallOut(BaseModel):

@@ -17,7 +17,7 @@ import anyio.to_thread
 from service.config import Settings
 from service.core.errors import ToolGradeError
 from service.core.metrics import score_item, summarise
-from service.core.rewards import REWARD_COMPONENTS, compute_rewards
+from service.core.rewards import REWARD_COMPONENTS, compute_rewards, resolve_profile
 from service.errors import BatchTooLargeError
 from service.protocol.reward import RewardComponents, RewardRequest, RewardResponse
 from service.protocol.score import ItemVerdict, ScoreRequest, ScoreResponse
@@ -56,7 +56,9 @@ class ScoringService:
         response = await anyio.to_thread.run_sync(
             functools.partial(reward_batch, request), limiter=self._limiter
         )
-        self.telemetry.rewards_computed.labels(profile=request.profile).inc(len(response.rewards))
+        # Counted under the profile's current name ("seed" requests count as "weighted").
+        profile = resolve_profile(request.profile).value
+        self.telemetry.rewards_computed.labels(profile=profile).inc(len(response.rewards))
         return response
 
     def _check_batch(self, size: int, param: str) -> None:
@@ -73,7 +75,12 @@ def score_batch(request: ScoreRequest) -> ScoreResponse:
     """Score a ``/score`` request synchronously (runs in a worker thread)."""
     scores = [
         score_item(
-            item.prediction, item.reference, item.tools, item_id=item.id, category=item.category
+            item.prediction,
+            item.reference,
+            item.tools,
+            item_id=item.id,
+            category=item.category,
+            string_match=request.string_match,
         )
         for item in request.items
     ]
@@ -98,6 +105,7 @@ def reward_batch(request: RewardRequest) -> RewardResponse:
         tools=request.tools,
         weights=request.weights,
         profile=request.profile,
+        string_match=request.string_match,
     )
     rewards = [b.reward for b in breakdowns]
     return RewardResponse(

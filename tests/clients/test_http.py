@@ -137,7 +137,7 @@ def test_client_retries_across_a_server_restart(caplog: pytest.LogCaptureFixture
                     tools=[WEATHER_TOOL],
                 )
             restarter.join(timeout=60)
-        assert response.rewards == pytest.approx([case.seed_reward for case in CASES])
+        assert response.rewards == pytest.approx([case.weighted_reward for case in CASES])
         retries = [r for r in caplog.records if "retrying" in r.getMessage()]
         assert retries, "the request succeeded without retrying: the server was not down"
         assert restarted and restarted[0].port == port

@@ -75,7 +75,7 @@ async def test_async_reward_posts_one_batch_and_logs_the_components(
         **trl_kwargs(metrics, label=[REFERENCE] * len(CASES), id=list(range(len(CASES)))),
     )
     await reward.aclose()
-    assert rewards == pytest.approx([case.seed_reward for case in CASES])
+    assert rewards == pytest.approx([case.weighted_reward for case in CASES])
     logged = dict(metrics)
     assert set(logged) == {f"toolgrade/{component}" for component in COMPONENTS}
     for component in COMPONENTS:
@@ -195,7 +195,7 @@ def test_grpo_trainer_step_uses_the_http_reward(
     assert _rewards_computed(scoring_server) - rewarded_before == 2
     logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
     # A random tiny model writes no valid call: the reward is a real 0, computed by the service.
-    assert logged["rewards/toolgrade_seed_reward/mean"] == pytest.approx(logged["reward"])
+    assert logged["rewards/toolgrade_weighted_reward/mean"] == pytest.approx(logged["reward"])
     for component in COMPONENTS:
         assert 0.0 <= logged[f"toolgrade/{component}"] <= 1.0
 
@@ -245,9 +245,9 @@ def test_every_source_logs_each_completions_components_and_skips_unlabelled_rows
             **trl_kwargs(metrics, extra, label=labels),
         )
         assert rewards == [
-            pytest.approx(CASES[0].seed_reward),
+            pytest.approx(CASES[0].weighted_reward),
             None,
-            pytest.approx(CASES[1].seed_reward),
+            pytest.approx(CASES[1].weighted_reward),
         ]
         assert set(extra) == {f"toolgrade/{component}" for component in COMPONENTS}
         for component in COMPONENTS:
@@ -271,9 +271,9 @@ def test_every_reward_function_pickles_after_use(scoring_server: LiveServer) -> 
         fresh_copy = pickle.loads(pickle.dumps(reward))
         expected = call_reward(reward, **kwargs)  # opens the client
         used_copy = pickle.loads(pickle.dumps(reward))
-        assert used_copy.__name__ == reward.__name__ == "toolgrade_seed_reward"
+        assert used_copy.__name__ == reward.__name__ == "toolgrade_weighted_reward"
         assert call_reward(fresh_copy, **kwargs) == call_reward(used_copy, **kwargs) == expected
-        assert expected == [pytest.approx(CASES[1].seed_reward)]
+        assert expected == [pytest.approx(CASES[1].weighted_reward)]
 
 
 def test_factory_names_profiles_and_rejects_bad_configuration_up_front() -> None:
@@ -334,7 +334,7 @@ def test_grpo_trainer_step_with_a_pickled_and_restored_sync_reward(
     restored.close()
     assert _rewards_computed(scoring_server) - rewarded_before == 2
     logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
-    assert logged["rewards/toolgrade_seed_reward/mean"] == pytest.approx(logged["reward"])
+    assert logged["rewards/toolgrade_weighted_reward/mean"] == pytest.approx(logged["reward"])
     for component in COMPONENTS:
         assert 0.0 <= logged[f"toolgrade/{component}"] <= 1.0
     # TRL's completions table holds each completion's components (log_extra).

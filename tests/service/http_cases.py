@@ -2,8 +2,8 @@
 
 One tool, ``get_weather(city: string, unit: "c"|"f" = optional)``, and the reference call
 ``get_weather(city="Oslo", unit="c")``. Each case lists the four components worked out by hand
-from spec §4 (``semantic`` is the F1 over (param, value) pairs) and the seed reward
-``0.25 · Σ components``.
+from spec §4 (``semantic`` is the F1 over (param, value) pairs) and the weighted
+reward ``0.25 · Σ components``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class RewardCase:
     semantic: float
 
     @property
-    def seed_reward(self) -> float:
+    def weighted_reward(self) -> float:
         return 0.25 * (self.json_parse + self.schema_hit + self.exec + self.semantic)
 
 
@@ -88,8 +88,9 @@ CASES: tuple[RewardCase, ...] = (
         0.0,
         0.5,
     ),
-    # Two valid calls, one right: 2 of 4 predicted pairs correct, all 2 expected found:
-    # P = 1/2, R = 1, F1 = 2/3 -> 11/12.
+    # A hedge: the right call and a wrong-valued copy. Shares over max(2 predicted, 1 expected)
+    # calls: schema 1/2, exec 1/2; 2 of 4 predicted pairs correct, both expected found:
+    # P = 1/2, R = 1, F1 = 2/3 -> 2/3 (below the wrong value alone, 0.75).
     RewardCase(
         "extra_call",
         hermes(
@@ -97,8 +98,8 @@ CASES: tuple[RewardCase, ...] = (
             {"name": "get_weather", "arguments": {"city": "Bergen", "unit": "c"}},
         ),
         1.0,
-        1.0,
-        1.0,
+        0.5,
+        0.5,
         2 / 3,
     ),
     # Prose without a call, and a broken block: 0 everywhere.

@@ -30,7 +30,7 @@ def test_reward_with_the_client_matches_hand_computed_components(client: ToolGra
     response = client.reward(
         [case.completion for case in CASES], [REFERENCE] * len(CASES), tools=[WEATHER_TOOL]
     )
-    assert response.rewards == pytest.approx([case.seed_reward for case in CASES], abs=1e-12)
+    assert response.rewards == pytest.approx([case.weighted_reward for case in CASES], abs=1e-12)
     assert response.scores == response.rewards
     for component in COMPONENTS:
         got = getattr(response.extra_logs, component)
@@ -195,7 +195,7 @@ async def test_async_client_rewards_and_scores(scoring_server: LiveServer) -> No
         )
         health = await client.health()
         ready = await client.ready()
-    assert response.rewards == pytest.approx([case.seed_reward for case in CASES])
+    assert response.rewards == pytest.approx([case.weighted_reward for case in CASES])
     assert report.metrics["ast_accuracy"] == 1.0
     assert health.status == "ok"
     assert (ready.status, ready.engine) == ("scoring-only", None)

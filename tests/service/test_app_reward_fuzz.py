@@ -144,7 +144,7 @@ weights = st.none() | st.dictionaries(
 @given(
     batch=st.lists(st.tuples(completions(), labels()), min_size=1, max_size=8),
     weights=weights,
-    profile=st.sampled_from(["seed", "strict", "toolrl"]),
+    profile=st.sampled_from(["weighted", "seed", "strict", "toolrl"]),
 )
 @settings(
     max_examples=EXAMPLES,

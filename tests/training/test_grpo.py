@@ -68,7 +68,7 @@ def test_service_and_local_rewards_are_the_same_numbers(scoring_server: Any) -> 
     labels = [case[1] for case in CASES]
     local_logged, local_log = collect_metrics()
     remote_logged, remote_log = collect_metrics()
-    local = local_reward_function("seed", None)
+    local = local_reward_function("weighted", None)
     remote = remote_reward_function(RewardSettings(url=scoring_server.base_url))
     # Called exactly as TRL calls them: every dataset column, plus runtime objects.
     trl_kwargs = {"prompts": ["p"] * len(CASES), "completion_ids": [[1]] * len(CASES)}
@@ -96,14 +96,14 @@ def test_service_and_local_rewards_are_the_same_numbers(scoring_server: Any) -> 
     assert set(local_logged) == set(remote_logged) == names
     for name in names:
         assert remote_logged[name] == pytest.approx(local_logged[name], abs=1e-12)
-    assert local.__name__ == remote.__name__ == "toolgrade_seed_reward"
+    assert local.__name__ == remote.__name__ == "toolgrade_weighted_reward"
 
 
 def test_weights_and_profiles_reach_both_sources(scoring_server: Any) -> None:
     completions = [case[0] for case in CASES]
     labels = [case[1] for case in CASES]
     weights = {"json_parse": 0.0, "semantic": 1.0}
-    local = local_reward_function("seed", weights)
+    local = local_reward_function("weighted", weights)
     remote = remote_reward_function(RewardSettings(url=scoring_server.base_url, weights=weights))
     assert remote(completions=completions, label=labels) == local(
         completions=completions, label=labels
@@ -166,7 +166,7 @@ def test_a_bad_profile_or_weights_is_a_config_error() -> None:
 def test_preflight_label_is_a_perfect_call_for_every_profile() -> None:
     from training.grpo import PREFLIGHT_COMPLETION
 
-    for profile in ("seed", "strict", "toolrl"):
+    for profile in ("weighted", "seed", "strict", "toolrl"):
         reward = local_reward_function(profile, None)
         assert reward(completions=[PREFLIGHT_COMPLETION], label=[PREFLIGHT_LABEL]) == [1.0]
 

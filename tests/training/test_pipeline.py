@@ -123,7 +123,7 @@ def test_prepare_sft_merge_serve_grpo(
         assert set(row) == {"step", "reward", *COMPONENTS}
         assert all(0.0 <= row[key] <= 1.0 for key in ("reward", *COMPONENTS))
     logged = [entry for entry in summary["log_history"] if "reward" in entry]
-    assert all("rewards/toolgrade_seed_reward/mean" in entry for entry in logged)
+    assert all("rewards/toolgrade_weighted_reward/mean" in entry for entry in logged)
     assert all("kl" in entry for entry in logged)
     adapter = json.loads((tmp_path / "grpo" / "adapter_config.json").read_text())
     assert adapter["r"] == 8
