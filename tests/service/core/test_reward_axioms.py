@@ -148,7 +148,7 @@ def broken_variants(case: dict[str, Any], index: int) -> list[Call]:
         if param in arguments:
             rest = {k: v for k, v in arguments.items() if k != param}
             variants.append({"name": call["name"], "arguments": rest})
-    for param, value in arguments.items():
+    for param in arguments:
         kind = case["kinds"][call["name"]][param]
         mistyped = {"string": 12345, "integer": "12345", "number": "1.5", "boolean": "yes"}
         variants.append(
