@@ -242,7 +242,8 @@ class LocalRewardFunction(_RewardFunctionBase):
         metric_prefix: Components are logged as ``<prefix>/<component>``.
 
     Example:
-        >>> reward = LocalRewardFunction(profile="strict")
+        >>> tools = [{"name": "f", "parameters": {"x": {"type": "int"}}}]
+        >>> reward = LocalRewardFunction(profile="strict", tools=tools)
         >>> reward(completions=['{"name": "f", "arguments": {"x": 1}}', "no call", "x"],
         ...        label=[[{"name": "f", "arguments": {"x": 1}}], [], None])
         [1.0, 1.0, None]

@@ -58,10 +58,11 @@ def normalise_reference(reference: Any) -> Reference:
 
     Example:
         >>> normalise_reference('[{"name": "get_user", "arguments": "{\\\\"age\\\\": 30}"}]')
-        Reference(calls=(ReferenceCall(name='get_user', params={'age': (30,)}),), exact=True)
+        Reference(calls=(ReferenceCall(name='get_user', params={'age': (30,)}),), exact=True, \
+standardise_strings=False)
         >>> normalise_reference([{"get_weather": {"city": ["Paris", "paris"], "unit": ["", "C"]}}])
         Reference(calls=(ReferenceCall(name='get_weather', \
-params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False)
+params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False, standardise_strings=False)
         >>> normalise_reference(None).expects_no_call, normalise_reference("[]").expects_no_call
         (True, True)
     """
