@@ -53,7 +53,7 @@ from service.core.parsing import parse_calls
 from service.core.parsing.labels import NO_CALL_FOUND
 from service.core.references import apply_string_match, normalise_reference
 from service.core.schema import normalise_tools, validate_arguments
-from service.core.types import Reference, ToolCall, ToolSpec
+from service.core.types import Reference, ToolCall, ToolSpec, to_json_data
 
 UNDECLARED_TOOL = "schema:undeclared_tool"
 MISSING_REQUIRED = "schema:missing_required"
@@ -156,7 +156,8 @@ class ItemScore:
     calls: tuple[ToolCall, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; calls become ``{"name", "arguments"}`` objects.
+        """A JSON-ready dict of every field (generated from the fields); calls become
+        ``{"name", "arguments"}`` objects.
 
         Returns:
             A plain dict with every field of the score.
@@ -167,21 +168,8 @@ class ItemScore:
             >>> score.to_dict()["calls"], score.to_dict()["valid"]
             ([{'name': 'f', 'arguments': {}}], True)
         """
-        return {
-            "id": self.id,
-            "category": self.category,
-            "parsed": self.parsed,
-            "valid": self.valid,
-            "error_type": self.error_type,
-            "name_match": self.name_match,
-            "schema_hit": self.schema_hit,
-            "exec_ok": self.exec_ok,
-            "argument_precision": self.argument_precision,
-            "argument_recall": self.argument_recall,
-            "argument_f1": self.argument_f1,
-            "expects_no_call": self.expects_no_call,
-            "calls": [{"name": c.name, "arguments": dict(c.arguments)} for c in self.calls],
-        }
+        data: dict[str, Any] = to_json_data(self)
+        return data
 
 
 def score_item(

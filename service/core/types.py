@@ -6,9 +6,9 @@ without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +101,58 @@ class MatchResult:
     valid: bool
     error: str | None = None
     pairs: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+
+
+# Each dataclass's serialiser, generated once per type (as ``dataclasses`` generates
+# ``__init__``): one dict display reading every field, so serialising a result costs what a
+# hand-written ``to_dict`` would, without one to keep in step with the fields.
+_SERIALISERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+# Values that are JSON data as they are (the common case: checked inline, without a call).
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def to_json_data(value: Any) -> Any:
+    """``value`` as JSON-ready data: a dataclass (these types) becomes a dict of its fields,
+    recursively; a tuple or list a list; a mapping a plain dict of its values (decoded JSON
+    already, such as a call's arguments); anything else is kept.
+
+    The one serialiser of the result types, so a field added to a type is serialised with it.
+
+    Args:
+        value: A result (e.g. a metrics ``ItemScore``) or any value inside one.
+
+    Returns:
+        Dicts, lists and the values they held.
+
+    Example:
+        >>> to_json_data(ParseResult(calls=(ToolCall("f", {"x": [1, 2]}),)))
+        {'calls': [{'name': 'f', 'arguments': {'x': [1, 2]}}], 'error': None, 'form': 'text', \
+'content': None, 'reasoning': None}
+    """
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is dict:
+        return dict(value)
+    serialiser = _SERIALISERS.get(kind)
+    if serialiser is not None:
+        return serialiser(value)
+    if kind is tuple or kind is list:
+        return [to_json_data(item) for item in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    if is_dataclass(kind):
+        return _SERIALISERS.setdefault(kind, _generate_serialiser(kind))(value)
+    return value
+
+
+def _generate_serialiser(kind: type) -> Callable[[Any], dict[str, Any]]:
+    # Field names are identifiers (a dataclass's own), so the source below is well formed.
+    entries = ", ".join(
+        f"{item.name!r}: (_v if type(_v := value.{item.name}) in _PLAIN else _convert(_v))"
+        for item in fields(kind)
+    )
+    namespace: dict[str, Any] = {"_PLAIN": _PLAIN_TYPES, "_convert": to_json_data}
+    exec(f"def serialise(value):\n    return {{{entries}}}\n", namespace)
+    serialise: Callable[[Any], dict[str, Any]] = namespace["serialise"]
+    return serialise

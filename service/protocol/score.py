@@ -1,10 +1,12 @@
-"""``POST /score``: corpus metrics over predictions (spec §3, §5)."""
+"""``POST /score``: corpus metrics over predictions and, when asked for, every item's verdict."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.core.metrics import ItemScore
 
 ItemId = str | int | None
 StringMatchMode = Literal["exact", "bfcl"]
@@ -54,24 +56,6 @@ class CallOut(BaseModel):
     arguments: dict[str, Any]
 
 
-class ItemVerdict(BaseModel):
-    """The verdict on one item (``error_type`` is the first failing check's label)."""
-
-    id: ItemId
-    category: str | None
-    parsed: bool
-    valid: bool
-    error_type: str | None
-    name_match: bool
-    schema_hit: bool
-    exec_ok: bool
-    argument_precision: float
-    argument_recall: float
-    argument_f1: float
-    expects_no_call: bool
-    calls: list[CallOut]
-
-
 class ScoreResponse(BaseModel):
     """Corpus metrics, their 95 % bootstrap intervals, a per-category breakdown and, when
     asked for, the per-item verdicts. A metric is null when undefined (e.g.
@@ -81,6 +65,9 @@ class ScoreResponse(BaseModel):
     metrics: dict[str, float | None]
     ci: dict[str, tuple[float, float]]
     by_category: dict[str, dict[str, int | float | None]]
-    items: list[ItemVerdict] | None = Field(
-        default=None, description="Present only when include_items was true."
+    # The core's result type itself: its fields are the wire format, serialised by pydantic.
+    items: list[ItemScore] | None = Field(
+        default=None,
+        description="Every item's verdict (error_type is the first failing check's label); "
+        "present only when include_items was true.",
     )

@@ -20,7 +20,7 @@ from service.core.metrics import score_item, summarise
 from service.core.rewards import REWARD_COMPONENTS, compute_rewards, resolve_profile
 from service.errors import BatchTooLargeError
 from service.protocol.reward import RewardComponents, RewardRequest, RewardResponse
-from service.protocol.score import ItemVerdict, ScoreRequest, ScoreResponse
+from service.protocol.score import ScoreRequest, ScoreResponse
 from service.serving.telemetry import Telemetry
 
 # OpenRLHF's query is the prompt and the response decoded together; with a chat template the
@@ -92,7 +92,7 @@ def score_batch(request: ScoreRequest) -> ScoreResponse:
         by_category=report.by_category,
     )
     if request.include_items:
-        response.items = [ItemVerdict.model_validate(score.to_dict()) for score in scores]
+        response.items = scores
     return response
 
 
