@@ -15,6 +15,11 @@ import typer
 
 # uvicorn waits this long for in-flight requests on SIGTERM before closing connections.
 GRACEFUL_SHUTDOWN_S = 30
+# uvicorn kills and replaces a worker that does not answer its ping within this many seconds.
+# Its default (5 s) is shorter than a freshly spawned worker needs to import on a busy host (in a
+# container on a loaded machine, importing uvicorn alone took 4.6 s), and every replacement then
+# dies the same way: with --workers the service never came up.
+WORKER_HEALTHCHECK_S = 60
 
 
 def serve_command(
@@ -56,5 +61,6 @@ def serve_command(
         log_level=level,
         access_log=False,  # toolgrade.access logs each request with its id and duration
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         server_header=False,
     )
