@@ -3,12 +3,14 @@
 #   make test    install into .venv (first time) and run lint, types and the whole test suite
 # make test-fast runs the quick lane while editing: the core, the layering rules, every doctest
 # and the pure units of the clients and training (no server, no model, no training run).
+# Opt-in, needs a Docker engine: make docker-smoke builds the images and runs the CPU compose
+# stack for real (docker/smoke.sh); `make test` never touches Docker.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test test-fast bench
+.PHONY: install serve test test-fast bench docker-smoke
 
 FAST_TESTS := service training clients bench \
 	tests/test_layering.py tests/service/core \
@@ -45,3 +47,6 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench.score_throughput
+
+docker-smoke: install
+	PYTHON=$(BIN)/python docker/smoke.sh
