@@ -6,7 +6,7 @@ xLAM-format data, printing the numbers side by side.
 1. build a tiny Qwen3 (real Qwen vocabulary; a little larger than the service's embedded
    default) with transformers' initialisation, and generate rows with ``training.synth``;
 2. ``prepare`` them (90/10 split) and score the base model on held-out rows with the core
-   (greedy decoding; parse_rate, name_accuracy, argument_f1, ... and the mean seed reward);
+   (greedy decoding; parse_rate, name_accuracy, argument_f1, ... and the mean weighted reward);
 3. SFT (TRL) for a bounded time, score again;
 4. GRPO (TRL, LoRA) for a bounded number of steps rewarded by the core in-process (the numbers
    ``/reward`` returns), merge, score again;

@@ -20,7 +20,7 @@ systematic perturbations, ``bench/bfcl_candidates.py``):
 The process is pinned to one CPU and BLAS to one thread. Each side gets a warm-up pass (BFCL
 has no caches; ToolGrade caches each distinct tool schema and validator, as it does in
 service), then the best of ``--repeats`` interleaved timed passes is reported.
-Target: ToolGrade ≥ 2× BFCL. Measured: ≈ 0.3× (see the closing note of issue 2). The
+Target: ToolGrade ≥ 2× BFCL. Measured: ≈ 0.3× (the README's Benchmarks section). The
 result-object floor shows why the target is out of reach for a per-item verdict in CPython:
 building the results alone costs ≈ 0.8 of the 2× budget (≈ 3.5 µs of 4.2 µs per item).
 

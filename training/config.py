@@ -31,7 +31,7 @@ class _Config(BaseModel):
 
 
 class LoraSettings(_Config):
-    """PEFT LoRA adapter shape (defaults from the seed's LLaMA-Factory config)."""
+    """PEFT LoRA adapter shape (defaults from a common LLaMA-Factory LoRA recipe)."""
 
     r: int = Field(default=32, gt=0)
     alpha: int = Field(default=64, gt=0)

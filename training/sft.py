@@ -1,7 +1,7 @@
 """``toolgrade sft``: LoRA supervised fine-tuning with TRL's ``SFTTrainer`` and PEFT.
 
 Trains on ``prepare``'s TRL split (``messages`` with assistant ``tool_calls`` turns and a
-per-row ``tools`` JSON string). Defaults follow the seed's LLaMA-Factory config: LoRA on every
+per-row ``tools`` JSON string). Defaults follow a common LLaMA-Factory LoRA recipe: LoRA on every
 linear layer, rank 32, alpha 64, lr 2e-4, batch 2 x grad-accum 8, gradient checkpointing, bf16
 where supported, loss on assistant turns only. With no GPU it runs on the CPU. The output folder
 holds the adapter, the tokenizer (chat template included) and ``toolgrade_sft.json``.

@@ -32,7 +32,7 @@ classifies every disagreement with BFCL's checker into one of these):
    written: strings character for character after Unicode NFC, numbers numerically
    (``5 == 5.0``; a boolean is never a number), lists in order, dicts by keys; the schema's
    types are not consulted, ``""`` is a literal empty string and every reference parameter
-   is expected. Against the seed's rule (canonical JSON with sorted keys equal) this only
+   is expected. Against plain canonical-JSON equality (sorted keys, equal text) this only
    adds ``5`` vs ``5.0`` and NFC-equivalent spellings. BFCL's standardisation would accept
    ``19.216.811`` for the address ``192.168.1.1``; a request opts exact references into it
    with ``string_match="bfcl"`` (``Reference.standardise_strings``,

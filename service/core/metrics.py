@@ -3,8 +3,8 @@
 :func:`score_item` turns one ``(prediction, reference, tools)`` triple into an :class:`ItemScore`
 by composing the other core modules (parsing, references, schema, matching), so every number
 here follows the same rules as the rewards. :func:`summarise` aggregates item scores into a
-:class:`ScoreReport` with the seed project's six metrics, irrelevance accuracy, a breakdown by
-category and a 95 % percentile-bootstrap confidence interval for every rate.
+:class:`ScoreReport` with the per-item rates (:data:`ITEM_RATES`), irrelevance accuracy, a
+breakdown by category and a 95 % percentile-bootstrap confidence interval for every rate.
 
 Conventions (a demanding user will ask about each of these):
 

@@ -13,8 +13,8 @@ Every completion gets four components in [0, 1], computed with the same rules as
 
 Shares are taken over ``max(predicted, reference)`` calls, so an extra call dilutes them and a
 dropped call leaves a hole; a completion whose every call passes the check counts at least one
-call (so one call against a one-call reference keeps the seed project's rule: the share of
-predicted calls that pass, whatever the name). Each component obeys the reward axioms on its
+call (so one call against a one-call reference scores as the plain share of predicted calls
+that pass would, whatever the name). Each component obeys the reward axioms on its
 own, so every weighting does:
 
 1. the reference itself (any call order, any acceptable BFCL values) earns 1.0 when its calls
@@ -483,8 +483,8 @@ def call_share(passes: Sequence[bool], calls: Sequence[ToolCall], reference: Ref
     Each reference call counts once when a predicted call of its name passes (as many per name
     as both sides have); a completion whose every call passes counts at least one. The count
     is divided by ``max(predicted, reference)`` calls, so extra calls dilute the share and
-    dropped calls leave it short. For one call against a one-call reference this is the seed
-    project's share of predicted calls that pass.
+    dropped calls leave it short. For one call against a one-call reference this is the plain
+    share of predicted calls that pass.
 
     Args:
         passes: Whether each predicted call passes the check, in call order.

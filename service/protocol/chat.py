@@ -1,4 +1,4 @@
-"""``POST /v1/chat/completions``: OpenAI's chat completions, with tools (spec §5).
+"""``POST /v1/chat/completions``: OpenAI's chat completions, with tools.
 
 Requests and responses follow OpenAI's API, so the ``openai`` SDK works unchanged. Unknown
 request fields are ignored (as OpenAI-compatible servers do), except ones whose absence would

@@ -1,4 +1,4 @@
-"""``POST /generate``: ToolGrade's own generation endpoint (spec §5).
+"""``POST /generate``: ToolGrade's own generation endpoint.
 
 Takes a raw ``prompt`` (sent as is) or chat ``messages`` (rendered with the model's chat
 template and ``tools``, which may be in any form the scorer understands: OpenAI, BFCL, xLAM).

@@ -1,4 +1,4 @@
-"""``POST /reward``: one schema for TRL and OpenRLHF (spec §4–5).
+"""``POST /reward``: one schema for TRL and OpenRLHF.
 
 TRL (through :mod:`clients.trl`) sends ``completions`` and ``labels``; OpenRLHF's remote reward
 sends ``query`` (prompt and response decoded together), ``prompts`` and ``labels`` and reads

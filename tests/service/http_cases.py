@@ -2,7 +2,7 @@
 
 One tool, ``get_weather(city: string, unit: "c"|"f" = optional)``, and the reference call
 ``get_weather(city="Oslo", unit="c")``. Each case lists the four components worked out by hand
-from spec §4 (``semantic`` is the F1 over (param, value) pairs) and the weighted
+from the component rules (``semantic`` is the F1 over (param, value) pairs) and the weighted
 reward ``0.25 · Σ components``.
 """
 

@@ -45,7 +45,7 @@ def call(name: str, arguments: dict[str, Any]) -> str:
     return f"<tool_call>\n{json.dumps({'name': name, 'arguments': arguments})}\n</tool_call>"
 
 
-# (completion, label, expected reward under the seed profile: 0.25 per component)
+# (completion, label, expected reward under the weighted profile: 0.25 per component)
 CASES = [
     (call("is_prime", {"n": 7}), CALL_LABEL, 1.0),  # right call
     (call("is_prime", {"n": 8}), CALL_LABEL, 0.75),  # parses, valid, executes; value wrong

@@ -1,4 +1,4 @@
-"""``toolgrade sft``: TRL SFTTrainer + PEFT LoRA with the seed's defaults, on CPU."""
+"""``toolgrade sft``: TRL SFTTrainer + PEFT LoRA with its default LoRA recipe, on CPU."""
 
 from __future__ import annotations
 

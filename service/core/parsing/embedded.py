@@ -1,10 +1,10 @@
 """JSON calls embedded in prose or in Markdown fences.
 
-The seed project decoded the span from the first ``{`` to the last ``}``. That fails on two
+The simplest extraction decodes the span from the first ``{`` to the last ``}``. That fails on two
 calls in one answer, on a list of calls, and on any brace in the surrounding prose. Here one
 linear, string-aware pass pairs every bracket; then, left to right, each paired span that could
 hold a call (it contains a ``"name":`` key) is decoded, and a call-shaped object — or a list of
-them — is taken. The seed's span is tried last, so whatever the seed read, this reads too.
+them — is taken. That first-to-last span is tried last, so whatever it reads, this reads too.
 
 Decisions:
 

@@ -159,7 +159,7 @@ def _canonical(value: Any) -> bytes:
 @settings(max_examples=400, deadline=None)
 @given(value=JSON_VALUES, other=JSON_VALUES)
 def test_exact_matching_extends_the_seed_rule(value: Any, other: Any) -> None:
-    """Canonical-JSON equality (the seed's rule) always implies a match on exact references."""
+    """Canonical-JSON equality (the plain rule) always implies a match on exact references."""
     assert match_value(value, (value,), None, exact=True)
     if _canonical(value) == _canonical(other):
         assert match_value(value, (other,), None, exact=True)

@@ -35,7 +35,7 @@ def call_json(tool: str, /, **arguments: object) -> str:
     return json.dumps({"name": tool, "arguments": arguments})
 
 
-# --- score_item: the seed's semantics -----------------------------------------------------------
+# --- score_item: the basic semantics -----------------------------------------------------------
 
 
 def test_correct_call_is_valid_on_every_check() -> None:
@@ -546,9 +546,9 @@ def test_report_does_not_depend_on_item_order(scores: list[ItemScore], shuffle_s
     assert summarise(shuffled, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
 
 
-# The seed compared (parameter, canonical JSON with sorted keys) pairs. On exact references our
-# argument F1 must agree with it wherever BFCL's standardisation and 5 == 5.0 do not apply:
-# strings of lower-case letters, integers, booleans and structures of them.
+# A plain implementation compares (parameter, canonical JSON with sorted keys) pairs. On exact
+# references our argument F1 must agree with it wherever BFCL's standardisation and 5 == 5.0 do
+# not apply: strings of lower-case letters, integers, booleans and structures of them.
 plain_values = st.recursive(
     st.integers(-5, 5) | st.booleans() | st.text(alphabet="abcxyz", min_size=1, max_size=4),
     lambda children: (

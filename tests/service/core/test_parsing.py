@@ -1,4 +1,4 @@
-"""parse_calls: every prediction form of spec §1, every label, and properties (hypothesis)."""
+"""parse_calls: every prediction form, every label, and properties (hypothesis)."""
 
 from __future__ import annotations
 
@@ -289,7 +289,7 @@ def test_json_fence() -> None:
 
 
 def test_several_calls_in_prose_where_the_seed_span_fails() -> None:
-    # The seed's first-"{"-to-last-"}" span covers both objects and the words between them.
+    # The first-"{"-to-last-"}" span covers both objects and the words between them.
     text = (
         f'First {json.dumps(WEATHER)}, then {{"name": "get_time", "arguments": {{"zone": "UTC"}}}}.'
     )
@@ -331,7 +331,7 @@ def test_malformed_calls_in_prose_are_labelled(text: str, label: str) -> None:
 
 def test_seed_span_fallback_reads_what_the_seed_read() -> None:
     # An unbalanced quote inside an earlier bracket derails the balanced scan (the string
-    # swallows the rest of the text); the seed's first-"{"-to-last-"}" span still decodes.
+    # swallows the rest of the text); the first-"{"-to-last-"}" span still decodes.
     text = 'Note [he said "no] ' + json.dumps(WEATHER)
 
     assert calls_of(text) == [("get_weather", {"city": "Paris", "unit": "celsius"})]
@@ -353,7 +353,8 @@ def test_adversarial_nesting_is_bounded() -> None:
     result = parse_calls("x " + nested)
 
     # Each enclosing span is too deep to decode; after MAX_FAILED_DECODES of them the scan
-    # stops (instead of decoding 50,000 spans of ~100 KB), and the seed's span finds the call.
+    # stops (instead of decoding 50,000 spans of ~100 KB), and the first-to-last span finds the
+    # call.
     assert MAX_FAILED_DECODES < 50_000
     assert (result.error, result.calls) == (None, (ToolCall("f", {}),))
 

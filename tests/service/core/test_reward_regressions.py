@@ -55,7 +55,7 @@ WRONG = call("get_weather", city="Rome")
 
 def test_padding_with_cheap_valid_calls_lowers_the_reward() -> None:
     unknown_parameter = call("get_weather", city="Paris", verbose=True)
-    # Alone (one call, one reference: the seed's numbers): json 1, schema 1, exec 0 (verbose is
+    # Alone (one call, one reference: the plain shares): json 1, schema 1, exec 0 (verbose is
     # unknown), semantic P 1/2, R 1 → 2/3; reward 0.25·(1 + 1 + 0 + 2/3) = 2/3.
     alone = reward([unknown_parameter]).reward
     # With nine get_time(): schema 1/10 (one reference call answered, every call has its

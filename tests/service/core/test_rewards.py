@@ -41,7 +41,7 @@ def reward_of(completion: Any, label: Any, **options: Any) -> RewardBreakdown:
     return breakdown
 
 
-# --- components and the weighted sum (the seed project's numbers) --------------------------
+# --- components and the weighted sum (one call against one reference) --------------------------
 
 
 def test_correct_call_earns_full_reward() -> None:
@@ -198,7 +198,7 @@ def test_strict_rewards_only_a_fully_valid_call_list() -> None:
 
     assert reward_of(right, ANN, profile="strict").reward == 1.0
     assert reward_of(almost, ANN, profile="strict").reward == 0.0
-    # The components stay the seed's diagnostics under every profile.
+    # The components stay the same diagnostics under every profile.
     assert reward_of(almost, ANN, profile="strict").schema_hit == 1.0
 
 

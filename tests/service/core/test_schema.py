@@ -471,7 +471,7 @@ def profile_spec() -> Any:
     ("arguments", "label"),
     [
         ({"name": "Ada", "age": 30}, None),
-        ({"name": "Ada", "age": "30"}, "schema:type_mismatch"),  # the seed's exec example
+        ({"name": "Ada", "age": "30"}, "schema:type_mismatch"),  # a string for an integer
         ({"name": "Ada", "age": True}, "schema:type_mismatch"),  # a bool is not an integer
         ({"name": "Ada", "age": 30.0}, None),  # JSON Schema: 30.0 is an integer
         ({"name": "Ada", "height": 170}, None),  # an int is a number
