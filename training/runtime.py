@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -77,29 +78,79 @@ def select_precision(bf16: bool | Literal["auto"]) -> Precision:
     return Precision(use_cpu=not cuda, bf16=bool(bf16))
 
 
-def score_only_labelled_tokens_on_cpu() -> bool:
-    """Make TRL's fused LM head skip prompt positions on CPU too (identical loss, ~20x faster).
+# The TRL release series whose private functions the patches below were written against (the
+# train extra pins trl==1.16.0). Any other release may have renamed or changed them.
+PATCHED_TRL_SERIES = "1.16"
+
+
+def check_trl_version() -> str:
+    """The installed TRL version, if it is the series ToolGrade's TRL patches were written for.
+
+    Raises:
+        TrainingJobError: ``training:trl_version_unsupported`` for any other TRL release.
+    """
+    import trl
+
+    version = str(trl.__version__)
+    if version != PATCHED_TRL_SERIES and not version.startswith(PATCHED_TRL_SERIES + "."):
+        raise TrainingJobError(
+            f"this job patches private functions of TRL {PATCHED_TRL_SERIES}.x, but TRL "
+            f"{version} is installed; install trl=={PATCHED_TRL_SERIES}.* (the train extra's pin)",
+            label="training:trl_version_unsupported",
+        )
+    return version
+
+
+@contextmanager
+def patch_trl_private(name: str, replacement: Callable[[Any], Any]) -> Iterator[Any]:
+    """Inside the block only, ``trl.trainer.utils.<name>`` is ``replacement(original)``.
+
+    The installed TRL release is checked first and the original is restored on exit, even when
+    the block raises: nothing outside the block (another trainer, a later job in the same
+    process) sees the patch.
+
+    Yields:
+        The replacement in place.
+
+    Raises:
+        TrainingJobError: ``training:trl_version_unsupported`` for a TRL release the patch was
+            not written for, or one without ``name``.
+    """
+    version = check_trl_version()
+    from trl.trainer import utils as trl_utils
+
+    original = getattr(trl_utils, name, None)
+    if original is None:
+        raise TrainingJobError(
+            f"TRL {version} has no trl.trainer.utils.{name} to patch",
+            label="training:trl_version_unsupported",
+        )
+    patched = replacement(original)
+    setattr(trl_utils, name, patched)
+    try:
+        yield patched
+    finally:
+        setattr(trl_utils, name, original)
+
+
+def score_only_labelled_tokens_on_cpu() -> AbstractContextManager[Any]:
+    """Inside the block, TRL's fused LM head skips prompt positions on CPU too (same loss, ~20x
+    faster).
 
     TRL's SFT loss projects hidden states through the LM head in tiles. On Triton devices it
     projects only the positions that carry a label; elsewhere it projects every position because
     a changing tile shape recompiles on Neuron. A CPU compiles nothing, and with a 152k-token
     vocabulary the wasted prompt projections dominate a step (4 tiny-model steps: 32 s -> 1.5 s,
-    same losses). Returns whether the switch was found (it is private API of TRL 1.16).
+    same losses). The switch is TRL's private ``_use_triton``: see :func:`patch_trl_private`.
     """
-    try:
-        from trl.trainer import utils as trl_utils
-    except ImportError:  # pragma: no cover - trl is a declared dependency of training
-        return False
-    original = getattr(trl_utils, "_use_triton", None)
-    if original is None or getattr(original, "_toolgrade_cpu_compact", False):
-        return original is not None
 
-    def use_compact_scoring(device: Any) -> bool:
-        return bool(device.type == "cpu" or original(device))
+    def compact_on_cpu(original: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        def use_compact_scoring(device: Any) -> bool:
+            return bool(device.type == "cpu" or original(device))
 
-    use_compact_scoring._toolgrade_cpu_compact = True  # type: ignore[attr-defined]
-    trl_utils._use_triton = use_compact_scoring
-    return True
+        return use_compact_scoring
+
+    return patch_trl_private("_use_triton", compact_on_cpu)
 
 
 TIME_SCHEDULES = ("cosine", "linear")

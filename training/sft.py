@@ -10,6 +10,8 @@ holds the adapter, the tokenizer (chat template included) and ``toolgrade_sft.js
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from training.config import SFTJobConfig, dump_config
 from training.errors import TrainingJobError
 from training.runtime import (
     Precision,
+    check_trl_version,
     count_parameters,
     lora_config,
     make_time_limit_callback,
@@ -26,7 +29,7 @@ from training.runtime import (
     select_precision,
     write_summary,
 )
-from training.vocabulary import data_vocabulary, install_restricted_head, restrict_vocabulary
+from training.vocabulary import data_vocabulary, restrict_vocabulary, restricted_head
 
 SUMMARY_FILE = "toolgrade_sft.json"
 TRAINING_COLUMNS = ("messages", "tools")
@@ -119,14 +122,18 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     base_model = resolve_model(config.model)
     train_dataset = load_conversations(config.train_file, config.max_train_rows)
     eval_dataset = load_conversations(config.eval_file) if config.eval_file else None
     precision = select_precision(config.bf16)
-    if precision.use_cpu:
-        score_only_labelled_tokens_on_cpu()
+    trl_patches = [
+        *([score_only_labelled_tokens_on_cpu] if precision.use_cpu else []),
+        *([restricted_head] if config.vocabulary == "data" else []),
+    ]
+    if trl_patches:
+        check_trl_version()  # fail before loading anything, not at the first step
     args = SFTConfig(
         output_dir=str(config.output_dir),
         learning_rate=config.learning_rate,
@@ -164,7 +171,7 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
         else None
     )
     try:
-        trainer = SFTTrainer(
+        trainer = sft_trainer_class(trl_patches)(
             model=model,
             args=args,
             train_dataset=train_dataset,
@@ -183,7 +190,6 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
         raise
     trained_vocabulary = None
     if config.vocabulary == "data":
-        install_restricted_head()
         token_rows = [trainer.train_dataset["input_ids"]]
         if trainer.eval_dataset is not None:
             token_rows.append(trainer.eval_dataset["input_ids"])
@@ -201,6 +207,41 @@ def build_sft_trainer(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) 
         time_limit=time_limit,
         trained_vocabulary=trained_vocabulary,
     )
+
+
+def sft_trainer_class(
+    trl_patches: Sequence[Callable[[], AbstractContextManager[Any]]],
+) -> Any:
+    """TRL's ``SFTTrainer``, or a subclass whose steps run inside ``trl_patches``.
+
+    Each training and evaluation step enters every patch and leaves it when the step is done
+    (backward pass included), so the patched TRL functions are never patched between steps or
+    for another trainer in the process.
+    """
+    from trl import SFTTrainer
+
+    if not trl_patches:
+        return SFTTrainer
+    patches = tuple(trl_patches)
+
+    class PatchedSFTTrainer(SFTTrainer):
+        def training_step(self, *args: Any, **kwargs: Any) -> Any:
+            with _entered(patches):
+                return super().training_step(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+        def prediction_step(self, *args: Any, **kwargs: Any) -> Any:
+            with _entered(patches):
+                return super().prediction_step(*args, **kwargs)
+
+    return PatchedSFTTrainer
+
+
+def _entered(patches: Sequence[Callable[[], AbstractContextManager[Any]]]) -> ExitStack:
+    stack = ExitStack()
+    with stack:
+        for patch in patches:
+            stack.enter_context(patch())
+        return stack.pop_all()
 
 
 def run_sft(config: SFTJobConfig, *, callbacks: tuple[Any, ...] = ()) -> SFTResult:

@@ -11,16 +11,19 @@ log-probabilities and the gradients of every trained weight are the full-vocabul
 zero rows are frozen: the full head would move them), computed at the cost of the small
 vocabulary; the saved model is an ordinary checkpoint whose unused tokens score 0.
 
-The switch is TRL's fused LM head: :func:`install_restricted_head` wraps the chunked
-log-probability function TRL calls so that an output embedding marked by
-:func:`restrict_vocabulary` takes the small path; every other weight takes TRL's own.
+The switch is TRL's fused LM head: inside :func:`restricted_head` the chunked log-probability
+function TRL calls is wrapped so that an output embedding marked by :func:`restrict_vocabulary`
+takes the small path; every other weight takes TRL's own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
+
+from training.runtime import patch_trl_private
 
 ACTIVE_ROWS_ATTRIBUTE = "_toolgrade_active_rows"
 
@@ -156,7 +159,6 @@ class _RestrictedOrFullLogProbs:
 
     def __init__(self, full: Any) -> None:
         self.full = full
-        self._toolgrade_restricted = True
 
     def apply(
         self,
@@ -195,18 +197,11 @@ class _RestrictedOrFullLogProbs:
         )
 
 
-def install_restricted_head() -> bool:
-    """Route TRL's fused LM head through :func:`restricted_log_probs` for marked weights.
+def restricted_head() -> AbstractContextManager[Any]:
+    """Inside the block, TRL's fused LM head takes :func:`restricted_log_probs` for marked weights.
 
-    Idempotent. Returns whether TRL's hook was found (private API of TRL 1.16).
+    The switch is TRL's private ``_ChunkedLogProbFunction``, replaced only inside the block after
+    the installed TRL release is checked (see :func:`training.runtime.patch_trl_private`): a TRL
+    whose head changed fails loudly instead of silently training the rows this module freezes.
     """
-    try:
-        from trl.trainer import utils as trl_utils
-    except ImportError:  # pragma: no cover - trl is a declared dependency of training
-        return False
-    full = getattr(trl_utils, "_ChunkedLogProbFunction", None)
-    if full is None:
-        return False
-    if not getattr(full, "_toolgrade_restricted", False):
-        trl_utils._ChunkedLogProbFunction = _RestrictedOrFullLogProbs(full)
-    return True
+    return patch_trl_private("_ChunkedLogProbFunction", _RestrictedOrFullLogProbs)

@@ -15,8 +15,8 @@ from training.prepare import PrepareReport
 from training.sft import run_sft
 from training.vocabulary import (
     ACTIVE_ROWS_ATTRIBUTE,
-    install_restricted_head,
     restrict_vocabulary,
+    restricted_head,
     restricted_log_probs,
 )
 
@@ -106,15 +106,19 @@ def test_restrict_vocabulary_zeroes_and_marks_the_tied_embedding(tiny_model_dir:
     assert int((weight.abs().sum(dim=1) > 0).sum()) == 3
 
 
-def test_install_is_idempotent_and_leaves_unmarked_weights_to_trl() -> None:
+def test_restricted_head_is_patched_inside_the_block_only() -> None:
     from trl.trainer import utils as trl_utils
 
-    assert install_restricted_head() and install_restricted_head()
-    wrapper = trl_utils._ChunkedLogProbFunction
-    assert wrapper.full is ChunkedLogProbFunction  # wrapped once, not twice
-    hidden, weight, targets = torch.randn(4, 8), torch.randn(50, 8), torch.tensor([1, 2, 3, 4])
-    expected = ChunkedLogProbFunction.apply(hidden, weight, None, targets, 1.0, 16)[0]
-    torch.testing.assert_close(wrapper.apply(hidden, weight, None, targets, 1.0, 16)[0], expected)
+    with restricted_head() as wrapper:
+        assert trl_utils._ChunkedLogProbFunction is wrapper
+        assert wrapper.full is ChunkedLogProbFunction
+        # An unmarked weight takes TRL's own head.
+        hidden, weight = torch.randn(4, 8), torch.randn(50, 8)
+        targets = torch.tensor([1, 2, 3, 4])
+        expected = ChunkedLogProbFunction.apply(hidden, weight, None, targets, 1.0, 16)[0]
+        actual = wrapper.apply(hidden, weight, None, targets, 1.0, 16)[0]
+        torch.testing.assert_close(actual, expected)
+    assert trl_utils._ChunkedLogProbFunction is ChunkedLogProbFunction
 
 
 def test_data_vocabulary_needs_full_finetuning() -> None:
@@ -165,3 +169,7 @@ def test_sft_with_the_data_vocabulary_trains_only_the_data_rows(
     assert nonzero == used
     trained = set((after != before).any(dim=1).nonzero().flatten().tolist()) & used
     assert len(trained) > len(used) // 2 and result.last_loss is not None
+    # The job patched TRL's head for its steps only.
+    from trl.trainer import utils as trl_utils
+
+    assert trl_utils._ChunkedLogProbFunction is ChunkedLogProbFunction
