@@ -154,7 +154,7 @@ def synth_command(
 
     from rich.progress import track
 
-    from training.prepare import call_shape
+    from service.core.shapes import call_shape
     from training.synth import SynthOptions, iter_rows, write_jsonl
 
     options = SynthOptions(count=count, seed=seed, max_distractors=max_distractors)

@@ -33,6 +33,7 @@ from typing import Any
 
 from service.core.errors import InvalidToolSchemaError
 from service.core.schema import normalise_tool, validate_arguments
+from service.core.shapes import call_shape
 from service.core.types import ToolSpec
 from training.config import XLAM_HUB_ID, PrepareConfig
 from training.errors import TrainingJobError
@@ -52,22 +53,6 @@ REJECTION_REASONS = {
 
 ProgressHook = Callable[[str, int, int | None], None]
 """``hook(stage, advance, total)``: ``total`` is set on a stage's first call."""
-
-
-def call_shape(answers: Sequence[Mapping[str, Any]]) -> str:
-    """Name an answer's shape with BFCL's words.
-
-    Example:
-        >>> call_shape([]), call_shape([{"name": "f"}])
-        ('no_call', 'simple')
-        >>> call_shape([{"name": "f"}, {"name": "f"}]), call_shape([{"name": "f"}, {"name": "g"}])
-        ('parallel', 'parallel_multiple')
-    """
-    if not answers:
-        return "no_call"
-    if len(answers) == 1:
-        return "simple"
-    return "parallel" if len({call.get("name") for call in answers}) == 1 else "parallel_multiple"
 
 
 @dataclass(frozen=True)

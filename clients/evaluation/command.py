@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from service.core.errors import ToolGradeError
+from service.core.metric_table import metric_rows, rich_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -138,17 +139,8 @@ def run_command(
         raise typer.Exit(2) from exc
 
     summary = json.loads(run.paths["report_json"].read_text(encoding="utf-8"))
-    table = Table(title=f"{dataset.name} · {run.info.model} · {run.report.count} items")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("95 % CI")
-    for name, value in run.report.metrics.items():
-        bounds = run.report.ci.get(name)
-        table.add_row(
-            name,
-            "—" if value is None else f"{value:.3f}",
-            f"[{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "",
-        )
+    title = f"{dataset.name} · {run.info.model} · {run.report.count} items"
+    table = rich_table(title, metric_rows(run.report.metrics, run.report.ci))
     _console.print(table)
     if summary["request_errors"]:
         _errors.print(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.core.errors import ToolGradeError
+from service.core.shapes import call_shape
 
 
 class DatasetError(ToolGradeError):
@@ -223,24 +224,6 @@ def bfcl_category(item_id: str) -> str | None:
     """
     match = _BFCL_ID.match(item_id)
     return match.group("category") if match else None
-
-
-def call_shape(reference: Any) -> str:
-    """Name the shape of an exact reference with BFCL's category words.
-
-    Example:
-        >>> call_shape([]), call_shape([{"name": "f", "arguments": {}}])
-        ('no_call', 'simple')
-        >>> call_shape([{"name": "f"}, {"name": "f"}]), call_shape([{"name": "f"}, {"name": "g"}])
-        ('parallel', 'parallel_multiple')
-    """
-    calls = reference if isinstance(reference, list) else []
-    if not calls:
-        return "no_call"
-    if len(calls) == 1:
-        return "simple"
-    names = {call.get("name") if isinstance(call, Mapping) else None for call in calls}
-    return "parallel" if len(names) == 1 else "parallel_multiple"
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 from clients.evaluation import charts
 from clients.evaluation.layout import CHART_FILES, REPORT_HTML, REPORT_JSON, REPORT_MD, RESULTS_FILE
 from clients.evaluation.runner import ScoredOutcome
+from service.core.metric_table import markdown_rows, metric_rows
 from service.core.metrics import ScoreReport
 
 # Label used in the error histogram for items whose request failed after every retry: they are
@@ -148,11 +149,8 @@ def render_markdown(summary: Mapping[str, Any], scored: Sequence[ScoredOutcome])
         "",
         "## Metrics",
         "",
-        "| metric | value | 95 % CI |",
-        "|---|---:|---|",
+        *markdown_rows(metric_rows(metrics["metrics"], metrics["ci"])),
     ]
-    for name, value in metrics["metrics"].items():
-        lines.append(f"| {name} | {_fmt(value)} | {_fmt_ci(metrics['ci'].get(name))} |")
     lines += ["", f"![metrics]({CHART_FILES['metrics']})", "", "## By category", ""]
     lines += _category_table(metrics["by_category"], summary["category_counts"])
     lines += ["", f"![categories]({CHART_FILES['categories']})", "", "## Error types", ""]
@@ -193,10 +191,9 @@ def render_html(summary: Mapping[str, Any], scored: Sequence[ScoredOutcome], out
         f"<tr><th>{escape(str(name))}</th><td>{escape(str(value))}</td></tr>"
         for name, value in _run_facts(summary)
     )
-    metric_rows = "".join(
-        f"<tr><td>{escape(name)}</td><td class=num>{_fmt(value)}</td>"
-        f"<td>{_fmt_ci(metrics['ci'].get(name))}</td></tr>"
-        for name, value in metrics["metrics"].items()
+    metric_cells = "".join(
+        f"<tr><td>{escape(name)}</td><td class=num>{value}</td><td>{interval}</td></tr>"
+        for name, value, interval in metric_rows(metrics["metrics"], metrics["ci"])
     )
     category_rows = _html_table(_category_table(metrics["by_category"], summary["category_counts"]))
     error_rows = "".join(
@@ -228,7 +225,7 @@ img {{ max-width: 100%; }}
 <h1>{escape(title)}</h1>
 <table>{facts}</table>
 <h2>Metrics</h2>
-<table><tr><th>metric</th><th>value</th><th>95 % CI</th></tr>{metric_rows}</table>
+<table><tr><th>metric</th><th>value</th><th>95 % CI</th></tr>{metric_cells}</table>
 <img alt="metrics with confidence intervals" src="data:image/png;base64,{images["metrics"]}">
 <h2>By category</h2>
 {category_rows}
@@ -332,7 +329,3 @@ def _cell(value: Any, width: int = 120) -> str:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
-
-
-def _fmt_ci(bounds: Sequence[float] | None) -> str:
-    return "" if not bounds else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"

@@ -286,24 +286,14 @@ def _print_summary(
     from rich.console import Console
     from rich.table import Table
 
-    from service.core.metrics import METRIC_NAMES, error_breakdown
+    from service.core.metric_table import metric_rows, rich_table
+    from service.core.metrics import error_breakdown
 
     console = Console()
     title = f"ToolGrade — {report.count} items scored"
     if skipped:
         title += f", {len(skipped)} line{'s' if len(skipped) > 1 else ''} skipped"
-    summary = Table(title=title)
-    summary.add_column("metric")
-    summary.add_column("value", justify="right")
-    summary.add_column("95% CI", justify="right")
-    for name in METRIC_NAMES:
-        value = report.metrics[name]
-        interval = report.ci.get(name)
-        summary.add_row(
-            name,
-            "—" if value is None else f"{value:.4f}",
-            "—" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]",
-        )
+    summary = rich_table(title, metric_rows(report.metrics, report.ci, digits=4))
     console.print(summary)
 
     if len(report.by_category) > 1:

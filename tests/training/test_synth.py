@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from training.prepare import XlamRow, call_shape, validate_row
+from service.core.shapes import call_shape
+from training.prepare import XlamRow, validate_row
 from training.synth import (
     DEFAULT_SHAPE_WEIGHTS,
     TOOL_LIBRARY,
