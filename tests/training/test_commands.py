@@ -71,12 +71,22 @@ def test_config_typos_fail_before_any_work(tmp_path: Path) -> None:
     assert "config:invalid" in result.output and "rank" in result.output
 
 
-def test_merge_refuses_to_overwrite(tmp_path: Path, merged_run: MergeResult) -> None:
-    result = runner.invoke(
-        app, ["merge", "--adapter", merged_run.adapter, "--output-dir", merged_run.output_dir]
-    )
+def test_merge_refuses_to_overwrite(tmp_path: Path) -> None:
+    # The refusal comes before any model is loaded: an adapter's config and a full folder do.
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    base = {"base_model_name_or_path": str(tmp_path / "base")}
+    (adapter / "adapter_config.json").write_text(json.dumps(base))
+    output = tmp_path / "merged"
+    output.mkdir()
+    (output / "config.json").write_text("{}")
+
+    result = runner.invoke(app, ["merge", "--adapter", str(adapter), "--output-dir", str(output)])
+
     assert result.exit_code == 2
     assert "merge:output_exists" in result.output and "--force" in result.output
+    assert [path.name for path in output.iterdir()] == ["config.json"]
+    assert (output / "config.json").read_text() == "{}"
 
 
 def test_grpo_with_local_reward_runs_a_step(
