@@ -37,10 +37,10 @@ from pathlib import Path
 import pytest
 
 import service.core
+from tests.shared import REPO_ROOT
 
 FORBIDDEN = ("fastapi", "starlette", "torch", "vllm", "transformers")
 CORE_DIR = Path(service.core.__file__).parent
-REPO_ROOT = CORE_DIR.parents[1]
 
 # Each part is named by its module prefix; a module belongs to the longest prefix it starts with.
 ALLOWED: dict[str, frozenset[str]] = {

@@ -94,8 +94,6 @@ def run_command(
     """Run DATASET through an endpoint, score every answer and write the report folder."""
     import asyncio
 
-    from rich.table import Table
-
     from clients.evaluation.datasets import DatasetFormat
     from clients.evaluation.pipeline import EvalConfig, run_evaluation
 

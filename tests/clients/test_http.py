@@ -28,8 +28,9 @@ from clients import (
     ServiceUnavailableError,
     ToolGradeClient,
 )
-from tests.fixtures.servers import LiveServer, free_port, start_server
-from tests.service.http_cases import CASES, REFERENCE, WEATHER_TOOL
+from tests.fixtures.servers import LiveServer, start_server
+from tests.service.http_cases import CASES, REFERENCE
+from tests.shared import WEATHER_TOOL, free_port
 
 KEY = "client-test-key"
 # Fast backoff for tests: 0.05, 0.1, 0.2, ... capped at 0.5 s.

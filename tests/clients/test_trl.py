@@ -26,8 +26,9 @@ from clients import (
 )
 from service.core.errors import InvalidWeightsError, ToolGradeError
 from service.core.rewards import REWARD_COMPONENTS
-from tests.fixtures.servers import LiveServer, free_port, start_server
-from tests.service.http_cases import CASES, REFERENCE, WEATHER_TOOL
+from tests.fixtures.servers import LiveServer, start_server
+from tests.service.http_cases import CASES, REFERENCE
+from tests.shared import WEATHER_TOOL, free_port
 
 FAST = RetryPolicy(max_retries=2, initial_backoff_s=0.05, max_backoff_s=0.2, jitter_s=0.0)
 COMPONENTS = REWARD_COMPONENTS

@@ -8,33 +8,14 @@ reward ``0.25 · Σ components``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-WEATHER_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["c", "f"]},
-            },
-            "required": ["city"],
-        },
-    },
-}
+from tests.shared import hermes
+
 REFERENCE: list[dict[str, Any]] = [
     {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "c"}}
 ]
-
-
-def hermes(*calls: dict[str, Any]) -> str:
-    """Qwen3/Hermes text with one ``<tool_call>`` block per call."""
-    return "".join(f"<tool_call>\n{json.dumps(call)}\n</tool_call>" for call in calls)
 
 
 @dataclass(frozen=True)

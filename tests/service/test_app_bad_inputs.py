@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.fixtures.servers import LiveServer, start_server
-from tests.service.http_cases import REFERENCE, WEATHER_TOOL, hermes
+from tests.service.http_cases import REFERENCE
+from tests.shared import WEATHER_TOOL, hermes
 
 API_KEY = "test-key-8f2c1d"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

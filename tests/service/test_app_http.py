@@ -15,7 +15,8 @@ import pytest
 from clients import AsyncToolGradeClient, ToolGradeClient
 from service.core.rewards import REWARD_COMPONENTS
 from tests.fixtures.servers import LiveServer
-from tests.service.http_cases import CASES, REFERENCE, WEATHER_TOOL, hermes
+from tests.service.http_cases import CASES, REFERENCE
+from tests.shared import WEATHER_TOOL, hermes
 
 COMPONENTS = REWARD_COMPONENTS
 

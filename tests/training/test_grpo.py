@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.servers import free_port
+from tests.shared import free_port
 from training.config import GRPOJobConfig, RewardSettings
 from training.errors import TrainingJobError
 from training.grpo import (

@@ -9,7 +9,6 @@ The server records every request body and the highest number of requests in flig
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections import Counter
@@ -21,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.shared import free_port
 
 
 @dataclass
@@ -54,9 +55,7 @@ class OpenAIStub:
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self._server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

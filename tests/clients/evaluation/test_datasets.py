@@ -233,7 +233,7 @@ def test_missing_file_and_directory_without_split(tmp_path: Path) -> None:
 
 def test_rows_written_by_toolgrade_prepare_load_with_their_references(tmp_path: Path) -> None:
     """The real TRL rows of ``prepare`` (training/prepare.py), from the committed xLAM sample."""
-    from service.config import REPO_ROOT
+    from tests.shared import REPO_ROOT
     from training.prepare import XlamRow, trl_record, validate_row
 
     sample = REPO_ROOT / "training" / "fixtures" / "xlam_sample.jsonl"

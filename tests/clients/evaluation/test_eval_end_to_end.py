@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from service.config import REPO_ROOT
+from tests.shared import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires_vllm]
 

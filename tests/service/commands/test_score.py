@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.core.metrics import score_item, summarise
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.shared import REPO_ROOT
 
 GET_USER = {
     "type": "function",

@@ -14,15 +14,11 @@ from hypothesis import strategies as st
 from service.core.parsing import labels, parse_answer, parse_calls, split_reasoning
 from service.core.parsing.embedded import MAX_FAILED_DECODES, bracket_pairs
 from service.core.types import ParseResult, ToolCall
+from tests.shared import hermes
 
 WEATHER = {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}
 WEATHER_CALL = ToolCall("get_weather", {"city": "Paris", "unit": "celsius"})
 TIME_CALL = ToolCall("get_time", {"zone": "UTC"})
-
-
-def hermes(*calls: Any) -> str:
-    """Qwen3's rendering of tool calls (its chat template's exact layout)."""
-    return "\n".join(f"<tool_call>\n{json.dumps(call)}\n</tool_call>" for call in calls)
 
 
 def calls_of(prediction: Any) -> list[tuple[str, dict[str, Any]]]:

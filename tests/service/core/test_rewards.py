@@ -21,15 +21,12 @@ from service.core.rewards import (
     resolve_label,
 )
 from tests.service.core.tool_schemas import GET_USER, get_weather
+from tests.shared import hermes
 
 GET_WEATHER = get_weather()
 TOOLS = [GET_USER, GET_WEATHER]
 ANN = [{"name": "get_user", "arguments": {"name": "Ann", "age": 30}}]
 PARIS = [{"name": "get_weather", "arguments": {"city": "Paris"}}]
-
-
-def hermes(*calls: dict[str, Any]) -> str:
-    return "".join(f"<tool_call>\n{json.dumps(call)}\n</tool_call>" for call in calls)
 
 
 def call(tool: str, /, **arguments: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from service.config import REPO_ROOT
 from service.models.default_model import (
     DEFAULT_MODEL_NAME,
     DEMO_MODEL_NAME,
@@ -21,19 +20,7 @@ from service.models.default_model import (
     load_bpe_ranks,
     qwen_tiktoken_path,
 )
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+from tests.shared import REPO_ROOT, WEATHER_TOOL
 
 
 @pytest.fixture(scope="module")

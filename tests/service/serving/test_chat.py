@@ -23,22 +23,8 @@ from service.engine.tokenizer import ChatTokenizer
 from service.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
 from service.serving.chat import ChatCompletionService
 from tests.service.serving.scripted_engine import ScriptedEngine
+from tests.shared import WEATHER_TOOL
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["c", "f"]},
-            },
-            "required": ["city"],
-        },
-    },
-}
 TIME = {
     "type": "function",
     "function": {
@@ -77,7 +63,7 @@ async def test_valid_tool_call_becomes_openai_tool_calls(tokenizer: ChatTokenize
         + '\n<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>'
     )
     engine = ScriptedEngine(tokenizer, replies=[reply])
-    response = await _complete(engine, tools=[WEATHER, TIME])
+    response = await _complete(engine, tools=[WEATHER_TOOL, TIME])
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content == "Let me check."
@@ -88,7 +74,7 @@ async def test_valid_tool_call_becomes_openai_tool_calls(tokenizer: ChatTokenize
     assert len({call.id for call in calls}) == 2
     # auto: tools rendered in the system turn, nothing forced or banned.
     prompt = _prompt_text(engine)
-    assert "<tools>\n" + json.dumps(WEATHER) in prompt
+    assert "<tools>\n" + json.dumps(WEATHER_TOOL) in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
     options = engine.requests[-1].options
     assert (options.json_schema, options.banned_token_ids) == (None, ())
@@ -105,7 +91,7 @@ async def test_parallel_tool_calls_false_keeps_the_first(tokenizer: ChatTokenize
     engine = ScriptedEngine(
         tokenizer, replies=[PARIS_CALL + "\n" + PARIS_CALL.replace("Paris", "Rome")]
     )
-    response = await _complete(engine, tools=[WEATHER], parallel_tool_calls=False)
+    response = await _complete(engine, tools=[WEATHER_TOOL], parallel_tool_calls=False)
     calls = response.choices[0].message.tool_calls or []
     assert [json.loads(call.function.arguments) for call in calls] == [{"city": "Paris"}]
 
@@ -115,7 +101,7 @@ async def test_malformed_call_stays_text_and_finish_reason_is_not_tool_calls(
 ) -> None:
     broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par'
     engine = ScriptedEngine(tokenizer, replies=[broken], finish_reason="length")
-    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
     assert choice.finish_reason == "length"
     assert choice.message.tool_calls is None
     assert choice.message.content == broken
@@ -125,7 +111,7 @@ async def test_reasoning_is_returned_apart_from_content(tokenizer: ChatTokenizer
     engine = ScriptedEngine(
         tokenizer, replies=["<think>\nThe user wants weather.\n</think>\n\n" + PARIS_CALL]
     )
-    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
     assert choice.message.reasoning_content == "The user wants weather."
     assert choice.message.content is None
     assert choice.finish_reason == "tool_calls"
@@ -146,7 +132,7 @@ async def test_tool_choice_none_bans_the_call_token_and_parses_nothing(
     tokenizer: ChatTokenizer,
 ) -> None:
     engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL])
-    choice = (await _complete(engine, tools=[WEATHER], tool_choice="none")).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL], tool_choice="none")).choices[0]
     assert choice.finish_reason == "stop"
     assert choice.message.tool_calls is None
     assert choice.message.content == PARIS_CALL
@@ -165,7 +151,7 @@ async def test_required_forces_one_call_with_a_grammar_over_all_tools(
     tokenizer: ChatTokenizer,
 ) -> None:
     engine = ScriptedEngine(tokenizer, replies=['{"name":"get_time","arguments":{"zone":"UTC"}}'])
-    response = await _complete(engine, tools=[WEATHER, TIME], tool_choice="required")
+    response = await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice="required")
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
     calls = choice.message.tool_calls or []
@@ -190,7 +176,7 @@ async def test_named_tool_choice_constrains_to_that_function(tokenizer: ChatToke
         tokenizer, replies=['{"name":"get_weather","arguments":{"city":"Oslo"}}']
     )
     named = {"type": "function", "function": {"name": "get_weather"}}
-    choice = (await _complete(engine, tools=[WEATHER, TIME], tool_choice=named)).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice=named)).choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls[0].function.arguments == '{"city": "Oslo"}'  # type: ignore[index]
     schema = engine.requests[-1].options.json_schema
@@ -202,7 +188,7 @@ async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
 ) -> None:
     engine = ScriptedEngine(tokenizer, replies=['{"city": "Oslo"}}\n'], supports_json_schema=False)
     named = {"type": "function", "function": {"name": "get_weather"}}
-    choice = (await _complete(engine, tools=[WEATHER], tool_choice=named)).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL], tool_choice=named)).choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls[0].function.name == "get_weather"  # type: ignore[index]
     assert _prompt_text(engine).endswith('<tool_call>\n{"name": "get_weather", "arguments": ')
@@ -216,7 +202,10 @@ async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
         ({"model": "nope"}, UnknownModelError, "request:unknown_model"),
         ({"tool_choice": "required"}, InvalidChatRequestError, "request:tool_choice_without_tools"),
         (
-            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+            {
+                "tools": [WEATHER_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "x"}},
+            },
             InvalidChatRequestError,
             "request:unknown_tool_choice",
         ),
@@ -290,8 +279,8 @@ async def test_streaming_adds_up_to_the_non_streamed_message(
     tokenizer: ChatTokenizer, reply: str
 ) -> None:
     engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=2)
-    expected = (await _complete(engine, tools=[WEATHER])).choices[0]
-    chunks = await _collect_stream(engine, tools=[WEATHER])
+    expected = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
+    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL])
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     streamed = _assemble(chunks)
     assert streamed["content"] == (expected.message.content or "")
@@ -308,7 +297,7 @@ async def test_streaming_adds_up_to_the_non_streamed_message(
 
 async def test_streamed_content_is_not_held_back_without_reason(tokenizer: ChatTokenizer) -> None:
     engine = ScriptedEngine(tokenizer, replies=["Sunny and warm in Paris today."], piece_size=5)
-    chunks = await _collect_stream(engine, tools=[WEATHER])
+    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL])
     content_chunks = [c["choices"][0]["delta"].get("content") for c in chunks[1:]]
     assert len([c for c in content_chunks if c]) >= 4  # streamed piece by piece, not at the end
 
@@ -316,7 +305,7 @@ async def test_streamed_content_is_not_held_back_without_reason(tokenizer: ChatT
 async def test_streaming_n_choices_with_usage(tokenizer: ChatTokenizer) -> None:
     engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL, "No call."])
     chunks = await _collect_stream(
-        engine, tools=[WEATHER], n=2, temperature=0.7, stream_options={"include_usage": True}
+        engine, tools=[WEATHER_TOOL], n=2, temperature=0.7, stream_options={"include_usage": True}
     )
     first, second = _assemble(chunks, 0), _assemble(chunks, 1)
     assert first["finish_reason"] == "tool_calls"
@@ -340,7 +329,7 @@ async def test_a_lone_closing_think_tag_keeps_the_text_before_it(
     # This prompt does not open a think block, so a lone </think> is answer text; the text
     # before it is neither dropped nor turned into reasoning by a second split.
     engine = ScriptedEngine(tokenizer, replies=["Paris, then.</think>\n" + PARIS_CALL])
-    choice = (await _complete(engine, tools=[WEATHER])).choices[0]
+    choice = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
     assert choice.finish_reason == "tool_calls"
     assert (choice.message.content, choice.message.reasoning_content) == (
         "Paris, then.</think>",
@@ -365,7 +354,7 @@ async def test_tools_are_normalised_once_per_request(
 
     monkeypatch.setattr(tool_choice_module, "normalise_tools", counting)
     engine = ScriptedEngine(tokenizer, replies=['{"name":"get_time","arguments":{}}'])
-    await _complete(engine, tools=[WEATHER, TIME], tool_choice=tool_choice)
+    await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice=tool_choice)
     assert len(calls) == 1
 
 
@@ -380,7 +369,7 @@ async def test_an_error_after_the_stream_started_is_reported_in_band(
     tokenizer: ChatTokenizer,
 ) -> None:
     engine = _FailingEngine(tokenizer, replies=["Sunny in Paris."])
-    chunks = await _collect_stream(engine, tools=[WEATHER])
+    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL])
     assert chunks[-1] == {
         "error": {
             "message": "the engine died",
