@@ -11,8 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.models.default_model import DEFAULT_CACHE_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 class Settings(BaseSettings):
     """Every knob of the service. Field names map to ``TOOLGRADE_<NAME>`` variables."""

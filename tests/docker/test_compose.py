@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from service.config import REPO_ROOT, Settings
+from service.config import Settings
 from tests.docker.commands import cli_flags
+from tests.shared import REPO_ROOT
 
 DOCKER_DIR = REPO_ROOT / "docker"
 COMPOSE_FILES = [DOCKER_DIR / "compose.yaml", DOCKER_DIR / "compose.cpu.yaml"]

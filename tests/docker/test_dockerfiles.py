@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import REPO_ROOT
 from tests.docker.commands import cli_flags
+from tests.shared import REPO_ROOT
 
 DOCKER_DIR = REPO_ROOT / "docker"
 DOCKERFILES = sorted(DOCKER_DIR.glob("Dockerfile.*"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import REPO_ROOT
 from tests.fixtures.servers import free_port, start_server
+from tests.shared import REPO_ROOT
 
 HEALTHCHECK = REPO_ROOT / "docker" / "healthcheck.py"
 

@@ -17,7 +17,8 @@ import pytest
 import typer
 
 from service.cli import app
-from service.config import REPO_ROOT, Settings
+from service.config import Settings
+from tests.shared import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
