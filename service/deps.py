@@ -2,6 +2,9 @@
 
 Routes read the app only through these. The API key is not among them: it is checked once, by
 :class:`service.middleware.ApiKeyMiddleware`, before a body is read.
+
+Each is ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in its
+thread pool, and a thread hop per dependency cost more than a one-sample ``/reward`` itself.
 """
 
 from __future__ import annotations
@@ -36,33 +39,33 @@ _ENGINE_UNAVAILABLE: dict[EngineState, tuple[str, str]] = {
 }
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine_state(request: Request) -> EngineState:
+async def get_engine_state(request: Request) -> EngineState:
     """Where the generation engine is in its life."""
     state: EngineState = request.app.state.engine_status
     return state
 
 
-def get_loaded_engine(request: Request) -> GenerationEngine | None:
+async def get_loaded_engine(request: Request) -> GenerationEngine | None:
     """The generation engine, or None when there is none (yet)."""
     engine: GenerationEngine | None = request.app.state.engine
     return engine
 
 
-def get_engine(request: Request) -> GenerationEngine:
+async def get_engine(request: Request) -> GenerationEngine:
     """The loaded generation engine.
 
     Raises:
         EngineUnavailableError: 503 when the service is scoring-only, still loading or failed.
     """
-    engine = get_loaded_engine(request)
+    engine = await get_loaded_engine(request)
     if engine is None:
-        raise engine_unavailable(get_engine_state(request))
+        raise engine_unavailable(await get_engine_state(request))
     return engine
 
 
@@ -72,19 +75,19 @@ def engine_unavailable(state: EngineState) -> EngineUnavailableError:
     return EngineUnavailableError(message, label=label)
 
 
-def get_started_at(request: Request) -> int:
+async def get_started_at(request: Request) -> int:
     """When the app was created (Unix seconds): the ``created`` of the served models."""
     started_at: int = request.app.state.started_at
     return started_at
 
 
-def get_scoring(request: Request) -> ScoringService:
+async def get_scoring(request: Request) -> ScoringService:
     """The ``/score`` and ``/reward`` serving object."""
     scoring: ScoringService = request.app.state.scoring
     return scoring
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     """The app's Prometheus registry and counters."""
     telemetry: Telemetry = request.app.state.telemetry
     return telemetry

@@ -93,7 +93,7 @@ def score_command(
     string_match: StringMatchOption = StringMatch.EXACT,
 ) -> None:
     """Score predictions in a JSONL file and summarise them."""
-    # Imported here so `toolgrade --help` does not pay for numpy and jsonschema.
+    # Imported here so `toolgrade --help` does not pay for numpy and the scoring core.
     from service.core.metrics import summarise
 
     lines = _read_lines(input_path)

@@ -31,10 +31,13 @@ END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
 # Scoring threads running at once. The GIL serialises pure-Python scoring anyway; a few threads
 # keep large batches from queueing behind one another without piling up memory.
 MAX_SCORING_THREADS = 4
+# Batches this small are scored on the event loop: a one-sample reward takes tens of µs, less
+# than the hop to a worker thread and back, and blocks the loop no longer than a hop would.
+INLINE_BATCH_ITEMS = 4
 
 
 class ScoringService:
-    """Scores ``/score`` and ``/reward`` batches off the event loop."""
+    """Scores ``/score`` and ``/reward`` batches off the event loop (tiny ones on it)."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry) -> None:
         self.settings = settings
@@ -44,18 +47,24 @@ class ScoringService:
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score every item and summarise them (see :func:`service.core.metrics.summarise`)."""
         self._check_batch(len(request.items), "items")
-        response = await anyio.to_thread.run_sync(
-            functools.partial(score_batch, request), limiter=self._limiter
-        )
+        if len(request.items) <= INLINE_BATCH_ITEMS:
+            response = score_batch(request)
+        else:
+            response = await anyio.to_thread.run_sync(
+                functools.partial(score_batch, request), limiter=self._limiter
+            )
         self.telemetry.items_scored.inc(response.count)
         return response
 
     async def reward(self, request: RewardRequest) -> RewardResponse:
         """Reward every completion (see :func:`service.core.rewards.compute_rewards`)."""
         self._check_batch(len(request.labels), "labels")
-        response = await anyio.to_thread.run_sync(
-            functools.partial(reward_batch, request), limiter=self._limiter
-        )
+        if len(request.labels) <= INLINE_BATCH_ITEMS:
+            response = reward_batch(request)
+        else:
+            response = await anyio.to_thread.run_sync(
+                functools.partial(reward_batch, request), limiter=self._limiter
+            )
         # Counted under the profile's current name ("seed" requests count as "weighted").
         profile = resolve_profile(request.profile).value
         self.telemetry.rewards_computed.labels(profile=profile).inc(len(response.rewards))
