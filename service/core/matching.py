@@ -83,7 +83,9 @@ _JSON_TYPES: Final[Mapping[str, type]] = {
 # never creates or removes a quote, so one translation table can do both).
 _STANDARDISE_TABLE: Final = str.maketrans({**dict.fromkeys(" ,./-_*^"), "'": '"'})
 _STANDARDISED: dict[str, str] = {}
-_CACHE_LIMIT: Final = 65_536
+# Entries per memo table before it is emptied. A reward service sees new tools and references
+# with every request; its memory must plateau (measured by bench/http_reward.py --memory).
+_CACHE_LIMIT: Final = 4096
 
 _TYPE_MISMATCH: Final = "match:type_mismatch"
 

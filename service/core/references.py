@@ -76,7 +76,8 @@ params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False, standard
 
 
 _DECODED_CACHE: dict[bytes, tuple[Any, Reference]] = {}
-_DECODED_CACHE_LIMIT: Final = 65_536
+# Bounded so a long-running reward service, which sees new references all the time, plateaus.
+_DECODED_CACHE_LIMIT: Final = 4096
 # Exact types only: a subclass, a dataclass or a date is not encoded, so it is never cached.
 _KEY_OPTIONS: Final = (
     orjson.OPT_PASSTHROUGH_SUBCLASS
