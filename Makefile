@@ -38,7 +38,7 @@ serve: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service/core
+	$(BIN)/mypy service clients training bench
 	$(BIN)/pytest
 
 test-fast: install

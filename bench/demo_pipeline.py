@@ -208,7 +208,9 @@ def greedy_completions(model_dir: Path, prompts: Sequence[str], max_new_tokens: 
     return completions
 
 
-def evaluate(model_dir: Path, rows: Sequence[dict[str, Any]], max_new_tokens: int) -> dict:
+def evaluate(
+    model_dir: Path, rows: Sequence[dict[str, Any]], max_new_tokens: int
+) -> dict[str, Any]:
     """Score a model on held-out rows with the core: metrics, mean reward, two examples."""
     completions = greedy_completions(model_dir, [row["prompt"] for row in rows], max_new_tokens)
     scores = []
@@ -260,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"prepared {prepare_report.splits}; scoring {len(held_out)} held-out rows, "
           f"{max_new_tokens} new tokens at most")  # fmt: skip
 
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, Any]] = {}
     clock.start("score the base model")
     results["base"] = evaluate(base, held_out, max_new_tokens)
     clock.stop()
@@ -379,7 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if met else 1
 
 
-def print_report(results: dict[str, dict], keep_grpo: bool, clock: Clock, demo_dir: Path) -> None:
+def print_report(
+    results: dict[str, dict[str, Any]], keep_grpo: bool, clock: Clock, demo_dir: Path
+) -> None:
     print(f"\n{'metric':<22}{'base':>10}{'after SFT':>12}{'after GRPO':>12}{'target':>9}")
     for name in (*METRICS, "mean_reward"):
         values = [

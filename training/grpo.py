@@ -44,7 +44,7 @@ PREFLIGHT_LABEL = json.dumps(
     }
 )
 
-RewardFunction = Callable[..., list[float]]
+RewardFunction = Callable[..., list[float | None]]
 
 
 class RewardUnavailableError(TrainingJobError):
@@ -182,7 +182,7 @@ def load_prompts(path: Path, limit: int | None = None) -> Any:
 
 def reward_history(log_history: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
     """Per logged step: ``reward`` and each ``toolgrade/<component>`` mean."""
-    rows = []
+    rows: list[dict[str, float]] = []
     for entry in log_history:
         if "reward" not in entry:
             continue

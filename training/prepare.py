@@ -321,12 +321,12 @@ def validate_row(raw: Any, index: int, reject_flags: Iterable[str] = ()) -> Xlam
 
     flags: set[str] = set()
     for call in answers:
-        spec = specs.get(call["name"])
-        if spec is None:
+        called = specs.get(call["name"])
+        if called is None:
             return reject(
                 "prepare:undeclared_tool", f"answer calls undeclared tool {call['name']!r}"
             )
-        label = validate_arguments(spec, call["arguments"])
+        label = validate_arguments(called, call["arguments"])
         if label is not None:
             flags.add(label)
     rejected_by = sorted(flags & set(reject_flags))

@@ -191,7 +191,7 @@ def make_time_limit_callback(
     from torch.optim.lr_scheduler import LambdaLR
     from transformers import TrainerCallback
 
-    class TimeLimitCallback(TrainerCallback):  # type: ignore[misc]
+    class TimeLimitCallback(TrainerCallback):
         def __init__(self) -> None:
             self.started = 0.0
             self.hit = False

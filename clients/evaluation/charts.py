@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only: never look for a display, even on a desktop
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 _DPI = 120
 _GOOD = "#2b8a3e"
@@ -49,7 +50,7 @@ def plot_metrics(
     figure, axes = plt.subplots(figsize=(8, max(3.0, 0.5 * len(names) + 1.4)), dpi=_DPI)
     positions = np.arange(len(names))
     axes.barh(positions, values, xerr=errors, color=_BAR, capsize=4, ecolor=_NEUTRAL)
-    for position, value, high in zip(positions, values, highs, strict=True):
+    for position, value, high in zip(positions.tolist(), values, highs, strict=True):
         axes.text(min(high + 0.015, 1.0), position, f"{value:.3f}", va="center", fontsize=9)
     axes.set_yticks(positions, names)
     axes.invert_yaxis()
@@ -118,7 +119,7 @@ def plot_error_types(error_counts: Mapping[str, int], out_path: Path, *, title: 
         counts = [count for _, count in ordered]
         positions = np.arange(len(labels))
         axes.barh(positions, counts, color=_BAD)
-        for position, count in zip(positions, counts, strict=True):
+        for position, count in zip(positions.tolist(), counts, strict=True):
             axes.text(count, position, f" {count}", va="center", fontsize=9)
         axes.set_yticks(positions, labels)
         axes.invert_yaxis()
@@ -155,7 +156,7 @@ def plot_deltas(
     axes.barh(positions, values, xerr=errors, color=colours, capsize=4, ecolor=_NEUTRAL)
     axes.axvline(0, color="black", linewidth=0.8)
     limit = max(0.05, float(np.max(np.abs(np.concatenate([lows, highs, values])))) * 1.35)
-    for position, value, high, low in zip(positions, values, highs, lows, strict=True):
+    for position, value, high, low in zip(positions.tolist(), values, highs, lows, strict=True):
         # Label beyond the interval's end on the side the change points to.
         anchor, align = (high, "left") if value >= 0 else (low, "right")
         offset = 0.01 * limit if value >= 0 else -0.01 * limit
@@ -174,7 +175,7 @@ def _ci_bound(ci: Mapping[str, Sequence[float]], name: str, side: int, value: fl
     return float(bounds[side]) if bounds else float(value)
 
 
-def _save(figure: plt.Figure, out_path: Path) -> Path:
+def _save(figure: Figure, out_path: Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
     figure.savefig(out_path, format="png")

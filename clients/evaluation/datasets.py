@@ -255,9 +255,10 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
                 raise DatasetError(
                     f"{path}:{number}: invalid JSON line: {exc}", label="dataset:invalid_json"
                 ) from exc
-    if not all(isinstance(row, dict) for row in rows):
+    objects: list[dict[str, Any]] = [row for row in rows if isinstance(row, dict)]
+    if len(objects) != len(rows):
         raise DatasetError(f"{path}: every row must be a JSON object", label="dataset:not_object")
-    return rows
+    return objects
 
 
 def _dataset_file(path: Path) -> Path:

@@ -26,6 +26,7 @@ from service.engine.errors import InvalidChatRequestError
 from service.engine.tokenizer import ChatTokenizer
 
 ToolChoiceMode = Literal["none", "auto", "required", "named"]
+_STRING_MODES: dict[str, ToolChoiceMode] = {"none": "none", "auto": "auto", "required": "required"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +141,9 @@ def _mode(tool_choice: Any, *, has_tools: bool) -> tuple[ToolChoiceMode, str | N
     if tool_choice is None:
         return ("auto" if has_tools else "none"), None
     if isinstance(tool_choice, str):
-        if tool_choice in ("none", "auto", "required"):
-            return tool_choice, None  # type: ignore[return-value]
+        mode = _STRING_MODES.get(tool_choice)
+        if mode is not None:
+            return mode, None
         raise InvalidChatRequestError(
             f"tool_choice must be none, auto, required or a function, not {tool_choice!r}",
             label="request:invalid_tool_choice",
