@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from clients.evaluation import command as eval_commands
-from service.commands import model, score, serve
+from service.commands import audit, model, score, serve
 from training.commands import register as register_training_commands
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 
 # Command registrations: one line per command module (kept sorted).
+app.command("audit")(audit.audit_command)
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(model.app, name="model")
 app.command("score")(score.score_command)

@@ -8,11 +8,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from service.routes import chat, completions, docs, generate, health, metrics, models, reward, score
+from service.routes import (
+    audit,
+    chat,
+    completions,
+    docs,
+    generate,
+    health,
+    metrics,
+    models,
+    reward,
+    score,
+)
 
 ROUTERS: list[APIRouter] = [
     score.router,
     reward.router,
+    audit.router,
     models.router,
     metrics.router,
     docs.router,

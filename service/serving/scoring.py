@@ -15,10 +15,12 @@ import anyio
 import anyio.to_thread
 
 from service.config import Settings
+from service.core.audit import AUDIT_PROFILES, audit_rewards
 from service.core.errors import ToolGradeError
 from service.core.metrics import score_item, summarise
 from service.core.rewards import REWARD_COMPONENTS, compute_rewards, resolve_profile
 from service.errors import BatchTooLargeError
+from service.protocol.audit import AuditRequest, AuditResponse
 from service.protocol.reward import RewardComponents, RewardRequest, RewardResponse
 from service.protocol.score import ScoreRequest, ScoreResponse
 from service.serving.telemetry import Telemetry
@@ -70,6 +72,13 @@ class ScoringService:
         self.telemetry.rewards_computed.labels(profile=profile).inc(len(response.rewards))
         return response
 
+    async def audit(self, request: AuditRequest) -> AuditResponse:
+        """Audit reward profiles on the items (see :func:`service.core.audit.audit_rewards`)."""
+        self._check_batch(len(request.items), "items")
+        return await anyio.to_thread.run_sync(
+            functools.partial(audit_batch, request), limiter=self._limiter
+        )
+
     def _check_batch(self, size: int, param: str) -> None:
         if size > self.settings.max_batch_items:
             raise BatchTooLargeError(
@@ -103,6 +112,17 @@ def score_batch(request: ScoreRequest) -> ScoreResponse:
     if request.include_items:
         response.items = scores
     return response
+
+
+def audit_batch(request: AuditRequest) -> AuditResponse:
+    """Audit a ``/audit`` request synchronously (runs in a worker thread)."""
+    report = audit_rewards(
+        [item.as_row() for item in request.items],
+        profiles=AUDIT_PROFILES if request.profile is None else (request.profile,),
+        weights=request.weights,
+        string_match=request.string_match,
+    )
+    return AuditResponse.model_validate(report.to_dict())
 
 
 def reward_batch(request: RewardRequest) -> RewardResponse:
