@@ -19,16 +19,10 @@ from service.engine.tokenizer import ChatTokenizer
 from service.routes import public_paths
 from service.routes.decoded_json import DecodedJSONRoute
 from tests.service.serving.scripted_engine import ScriptedEngine
+from tests.shared import WEATHER_TOOL as WEATHER
 
 KEY = "http-layer-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
 CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 MESSAGES = [{"role": "user", "content": "Weather in Paris?"}]
 # One valid request per JSON route.
