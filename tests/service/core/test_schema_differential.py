@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -26,6 +27,9 @@ from service.core.errors import InvalidToolSchemaError
 from service.core.schema import check_json_schema, validate_arguments
 from service.core.types import ToolSpec
 from tests.service.core.jsonschema_oracle import OracleValidator, oracle_label
+
+# Thousands of generated schemas through both validators: the full lane (make test) only.
+pytestmark = pytest.mark.slow
 
 NAMES = ["a", "b", "c"]
 # Patterns whose meaning is the same in Python's re and in ECMA-262 on the ASCII text below.
