@@ -414,7 +414,16 @@ async def _send_new_schemas(
 
             async def worker() -> None:
                 for index in queue:
-                    answer = await client.post(url, content=new_schema_body(index), headers=headers)
+                    body = new_schema_body(index)
+                    for attempt in range(3):
+                        # On a loaded machine the client can sit past the server's keep-alive
+                        # timeout and reuse a connection the server just closed: send again.
+                        try:
+                            answer = await client.post(url, content=body, headers=headers)
+                            break
+                        except httpx.TransportError:
+                            if attempt == 2:
+                                raise
                     answer.raise_for_status()
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))

@@ -187,6 +187,21 @@ def xlam_type_to_json_schema(type_string: str) -> dict[str, Any]:
     return schema
 
 
+def _parsed_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
+    """:func:`_parse_xlam_type` through a small cache, as a fresh dict (callers add to it)."""
+    schema_json, optional = _parsed_xlam_type_json(type_string)
+    schema: dict[str, Any] = orjson.loads(schema_json)
+    return schema, optional
+
+
+# Type strings are a small vocabulary ("str", "int, optional", "List[int]"), and parsing one
+# with ast was the largest single cost of normalising a new xLAM tool.
+@lru_cache(maxsize=1024)
+def _parsed_xlam_type_json(type_string: str) -> tuple[bytes, bool]:
+    schema, optional = _parse_xlam_type(type_string)
+    return orjson.dumps(schema), optional
+
+
 def _parse_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
     """Return the JSON Schema of a typing string and whether it is marked ``, optional``."""
     text = type_string.strip()
@@ -662,7 +677,7 @@ def _from_xlam(
             )
         type_string = descriptor.get("type")
         schema, optional = (
-            _parse_xlam_type(type_string) if isinstance(type_string, str) else ({}, False)
+            _parsed_xlam_type(type_string) if isinstance(type_string, str) else ({}, False)
         )
         if isinstance(descriptor.get("description"), str):
             schema["description"] = descriptor["description"]

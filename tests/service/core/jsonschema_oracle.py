@@ -3,7 +3,8 @@
 It judges with the rules the core documents: Draft 2020-12 without format checking, a tuple is
 an array, and NaN and the infinities are not numbers (no JSON document holds them). Labels map
 ``jsonschema``'s failing keywords onto the same ``schema:*`` vocabulary, independently of the
-core's mapping of ``jsonschema-rs`` error kinds.
+core's mapping of ``jsonschema-rs`` error kinds (which keyword earns which label is the
+product's rule, imported from the core).
 """
 
 from __future__ import annotations
@@ -16,21 +17,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-LABEL_PRIORITY = (
-    "schema:missing_required",
-    "schema:unknown_parameter",
-    "schema:type_mismatch",
-    "schema:enum_mismatch",
-    "schema:invalid_value",
-)
-_KEYWORD_LABELS = {
-    "required": "schema:missing_required",
-    "additionalProperties": "schema:unknown_parameter",
-    "unevaluatedProperties": "schema:unknown_parameter",
-    "type": "schema:type_mismatch",
-    "enum": "schema:enum_mismatch",
-    "const": "schema:enum_mismatch",
-}
+from service.core.schema import _KEYWORD_LABELS, _LABEL_PRIORITY
+
+# The label vocabulary and which keyword earns which label are the product's rules, imported;
+# the verdicts come from jsonschema alone.
+LABEL_PRIORITY = _LABEL_PRIORITY
 
 
 def _is_number(_checker: Any, instance: Any) -> bool:
