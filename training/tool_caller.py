@@ -74,7 +74,7 @@ def render_example(row: Mapping[str, Any], tokenizer: Any, system_prompt: str | 
     turn), rendered as the server renders it; the answer is what the chat template writes for
     the reference assistant turn (calls, or the row's plain reply), up to ``<|im_end|>``.
     """
-    from service.core.schema import normalise_tools
+    from service.core.schema import normalise_tools, openai_tool
 
     query = row["query"]
     declared = json.loads(row["tools"]) if isinstance(row["tools"], str) else row["tools"]
@@ -82,17 +82,7 @@ def render_example(row: Mapping[str, Any], tokenizer: Any, system_prompt: str | 
     if system_prompt:
         messages.insert(0, {"role": "system", "content": system_prompt})
     # The tools as the service hands them to the chat template: normalised by the core.
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": spec.name,
-                "description": spec.description,
-                "parameters": dict(spec.json_schema),
-            },
-        }
-        for spec in normalise_tools(list(declared)).values()
-    ]
+    tools = [openai_tool(spec) for spec in normalise_tools(list(declared)).values()]
     prompt = tokenizer.apply_chat_template(
         messages, tools=tools, add_generation_prompt=True, tokenize=False
     )

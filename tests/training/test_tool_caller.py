@@ -43,7 +43,7 @@ def examples(tokenizer) -> list[tuple[list[int], list[int]]]:
 def test_prompts_are_rendered_exactly_as_the_served_eval_sends_them(tokenizer) -> None:
     from clients.evaluation.datasets import xlam_items
     from clients.evaluation.endpoint import build_chat_request
-    from service.serving.tool_choice import template_tools
+    from service.serving.tool_choice import request_tools
 
     for row in generate_rows(SynthOptions(count=40, seed=11)):
         prompt, answer = render_example(row, tokenizer, None)
@@ -51,7 +51,7 @@ def test_prompts_are_rendered_exactly_as_the_served_eval_sends_them(tokenizer) -
         request = build_chat_request(item.messages, item.tools)
         served = tokenizer.apply_chat_template(
             request.messages,
-            tools=template_tools(request.tools),
+            tools=request_tools(request.tools).template,
             add_generation_prompt=True,
             tokenize=False,
         )
