@@ -29,8 +29,7 @@ import asyncio
 import json
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from clients.errors import ToolGradeAPIError
 from clients.http import DEFAULT_BASE_URL, AsyncToolGradeClient
@@ -226,8 +225,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class _RemoteOptions:
+class _RemoteOptions(NamedTuple):
     url: str
     api_key: str | None
     profile: str
@@ -237,15 +235,17 @@ class _RemoteOptions:
     max_wait_s: float
 
 
-@dataclass
 class _RewardBatcher:
     """Gathers concurrent calls on one event loop into ``/reward`` requests."""
 
-    options: _RemoteOptions
-    client: AsyncToolGradeClient
-    pending: list[tuple[Any, Any, asyncio.Future[dict[str, float]]]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
-    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    # A plain class, not a dataclass: verl may load this file by path, outside sys.modules,
+    # where dataclasses cannot resolve their module.
+    def __init__(self, options: _RemoteOptions, client: AsyncToolGradeClient) -> None:
+        self.options = options
+        self.client = client
+        self.pending: list[tuple[Any, Any, asyncio.Future[dict[str, float]]]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.in_flight: set[asyncio.Task[None]] = set()
 
     async def score(self, completion: Any, label: Any) -> dict[str, float]:
         future: asyncio.Future[dict[str, float]] = asyncio.get_running_loop().create_future()

@@ -17,6 +17,11 @@ Outputs under ``output_dir`` (90/10 split, seed 42 by default, deterministic):
 - ``grpo/``: ``{"id", "prompt", "label", ...}`` JSONL; ``prompt`` is rendered with the row's
   own tools through the tokenizer's chat template (TRL's GRPO ignores a per-row tools column)
   and ``label`` holds ``{"answers", "tools"}`` for ToolGrade's ``/reward``;
+- ``verl/``: ``{split}.parquet`` for verl's RL trainer: ``data_source``, ``prompt`` (chat
+  messages; the row's tools are written into the system turn, since verl renders every prompt
+  with one trainer-wide tool list), ``ability``, ``reward_model`` (``{"style": "rule",
+  "ground_truth": <the /reward label>}``) and ``extra_info``; scored by
+  :mod:`clients.verl_reward`;
 - ``splits/``: the kept rows in xLAM form, ``rejected.jsonl`` and ``report.json``.
 """
 
@@ -571,6 +576,73 @@ def grpo_record(
     }
 
 
+VERL_ABILITY = "tool_calling"
+VERL_TOOLS_INSTRUCTIONS = (
+    "You may call one or more functions. Their JSON schemas:\n<tools>\n{tools}\n</tools>\n"
+    'To call a function, answer with one <tool_call>{{"name": <function name>, '
+    '"arguments": <JSON object>}}</tool_call> block per call.'
+)
+
+
+def verl_record(
+    row: XlamRow, system_prompt: str, data_source: str, split: str, index: int
+) -> dict[str, Any]:
+    """A verl RL row: chat-message prompt with the tools in the system turn, rule reward label.
+
+    Example:
+        >>> row = validate_row({"query": "Is 7 prime?",
+        ...     "tools": [{"name": "is_prime", "parameters": {"n": {"type": "int"}}}],
+        ...     "answers": [{"name": "is_prime", "arguments": {"n": 7}}]}, 0)
+        >>> record = verl_record(row, "Be brief.", "toolgrade_xlam", "train", 0)
+        >>> record["reward_model"]["style"], [m["role"] for m in record["prompt"]]
+        ('rule', ['system', 'user'])
+    """
+    tools = "\n".join(_json(tool) for tool in openai_tools(row))
+    system = f"{system_prompt}\n\n{VERL_TOOLS_INSTRUCTIONS.format(tools=tools)}"
+    return {
+        "data_source": data_source,
+        "prompt": [{"role": "system", "content": system}, {"role": "user", "content": row.query}],
+        "ability": VERL_ABILITY,
+        "reward_model": {"style": "rule", "ground_truth": reward_label(row)},
+        "extra_info": {
+            "split": split,
+            "index": index,
+            "id": row.id,
+            "category": row.category,
+            "tools": _json(openai_tools(row)),
+        },
+    }
+
+
+def _write_verl_parquet(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    schema = pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("prompt", pa.list_(message)),
+            ("ability", pa.string()),
+            ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+            (
+                "extra_info",
+                pa.struct(
+                    [
+                        ("split", pa.string()),
+                        ("index", pa.int64()),
+                        ("id", pa.string()),
+                        ("category", pa.string()),
+                        ("tools", pa.string()),
+                    ]
+                ),
+            ),
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(list(records), schema=schema), path)
+
+
 def xlam_record(row: XlamRow) -> dict[str, Any]:
     """The kept row in xLAM form (JSON-string tools/answers, as the hub stores them)."""
     record: dict[str, Any] = {
@@ -710,6 +782,14 @@ def prepare_dataset(
                 grpo_record(row, config.system_prompt, tokenizer, config.enable_thinking)
                 for row in rows
             ),
+        )
+        files[f"verl_{split}"] = out / "verl" / f"{split}.parquet"
+        _write_verl_parquet(
+            files[f"verl_{split}"],
+            [
+                verl_record(row, config.system_prompt, config.dataset_name, split, index)
+                for index, row in enumerate(rows)
+            ],
         )
         files[f"xlam_{split}"] = out / "splits" / f"{split}.jsonl"
         _write_jsonl(files[f"xlam_{split}"], (xlam_record(row) for row in rows))
