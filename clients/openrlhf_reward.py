@@ -57,8 +57,9 @@ def reward_func(
     Example:
         >>> prompt = "<|im_start|>user\\nIs 7 prime?<|im_end|>\\n<|im_start|>assistant\\n"
         >>> reply = '<tool_call>{"name": "is_prime", "arguments": {"n": 7}}</tool_call>'
-        >>> reward_func([prompt + reply], [prompt],
-        ...             [[{"name": "is_prime", "arguments": {"n": 7}}]])["rewards"]
+        >>> label = {"answers": [{"name": "is_prime", "arguments": {"n": 7}}],
+        ...          "tools": [{"name": "is_prime", "parameters": {"n": {"type": "int"}}}]}
+        >>> reward_func([prompt + reply], [prompt], [label])["rewards"]
         [1.0]
     """
     tokenizer = os.environ.get(TOKENIZER_ENV) or None

@@ -122,7 +122,8 @@ def compute_score_batch(
         One ``{"score", "json_parse", "schema_hit", "exec", "semantic"}`` per sample.
 
     Example:
-        >>> label = [{"name": "f", "arguments": {}}]
+        >>> label = {"reference": [{"name": "f", "arguments": {}}],
+        ...          "tools": [{"name": "f", "parameters": {}}]}
         >>> [r["score"] for r in compute_score_batch(
         ...     ["a", "a"], ['{"name": "f", "arguments": {}}', "no"], [label, label])]
         [1.0, 0.0]

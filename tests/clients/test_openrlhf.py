@@ -18,7 +18,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 
 from clients.openrlhf_reward import TOKENIZER_ENV, reward_func
@@ -30,7 +29,7 @@ from tests.clients.chat_templates import (
     saved_template_tokenizer,
     template_tokenizer,
 )
-from tests.fixtures.servers import LiveServer, start_server
+from tests.fixtures.servers import LiveServer, rewards_computed, start_server
 from training.prepare import PrepareReport
 
 REWARD_FILE = Path(__file__).resolve().parents[2] / "clients" / "openrlhf_reward.py"
@@ -54,6 +53,23 @@ class ScriptedEngine:
 
 def sampling_params() -> Any:
     return SimpleNamespace(max_tokens=256, logprobs=None)
+
+
+def rollout(
+    executor: Any, tokenizer: Any, rows: list[dict[str, Any]], replies: list[str]
+) -> list[dict[str, Any]]:
+    """OpenRLHF's rollout step for each row in turn (a batch of one per call, as it sends)."""
+    engine = ScriptedEngine(tokenizer, replies)
+
+    async def run() -> list[dict[str, Any]]:
+        return [
+            await executor.execute(
+                row["prompt"], row["label"], sampling_params(), 4096, tokenizer, engine
+            )
+            for row in rows
+        ]
+
+    return asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +107,6 @@ def expected_reward(reply: str, label: str) -> float:
     return compute_rewards([reply.removesuffix("<|im_end|>")], [label])[0].reward
 
 
-def rewards_computed(server: LiveServer) -> float:
-    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("toolgrade_rewards_computed_total")
-    )
-
-
 def test_single_turn_executor_posts_one_sample_per_request_across_two_urls(
     scoring_server: LiveServer,
     second_server: LiveServer,
@@ -113,19 +120,9 @@ def test_single_turn_executor_posts_one_sample_per_request_across_two_urls(
     executor = SingleTurnAgentExecutor(remote_rm_url=[f"{s.base_url}/reward" for s in servers])
     rows = grpo_rows[:2]
     replies = [reply_for(rows[0], correct=True), reply_for(rows[1], correct=False)]
-    engine = ScriptedEngine(tokenizer, replies)
     before = [rewards_computed(server) for server in servers]
-
-    async def rollout() -> list[dict[str, Any]]:
-        # A batch of one per call, as OpenRLHF's rollout sends it; the URL rotates per call.
-        return [
-            await executor.execute(
-                row["prompt"], row["label"], sampling_params(), 4096, tokenizer, engine
-            )
-            for row in rows
-        ]
-
-    outputs = asyncio.run(rollout())
+    # A batch of one per call; the URL rotates per call.
+    outputs = rollout(executor, tokenizer, rows, replies)
     for output, row, reply in zip(outputs, rows, replies, strict=True):
         assert output["reward"] == [pytest.approx(expected_reward(reply, row["label"]))]
         assert output["scores"] == output["reward"]
@@ -182,17 +179,7 @@ def test_reward_file_loaded_by_openrlhf_scores_in_process(
     assert executor.reward_func is not None
     rows = grpo_rows[:2]
     replies = [reply_for(rows[0], correct=True), reply_for(rows[1], correct=False)]
-    engine = ScriptedEngine(tokenizer, replies)
-
-    async def rollout() -> list[dict[str, Any]]:
-        return [
-            await executor.execute(
-                row["prompt"], row["label"], sampling_params(), 4096, tokenizer, engine
-            )
-            for row in rows
-        ]
-
-    outputs = asyncio.run(rollout())
+    outputs = rollout(executor, tokenizer, rows, replies)
     assert [o["reward"] for o in outputs] == [
         [pytest.approx(expected_reward(reply, row["label"]))]
         for reply, row in zip(replies, rows, strict=True)

@@ -20,13 +20,12 @@ from clients import (
     RetryPolicy,
     RewardServiceError,
     SyncToolGradeRewardFunction,
-    ToolGradeClient,
     ToolGradeRewardFunction,
     make_trl_reward_function,
 )
 from service.core.errors import InvalidWeightsError, ToolGradeError
 from service.core.rewards import REWARD_COMPONENTS
-from tests.fixtures.servers import LiveServer, start_server
+from tests.fixtures.servers import LiveServer, rewards_computed, start_server
 from tests.service.http_cases import CASES, REFERENCE
 from tests.shared import WEATHER_TOOL, free_port
 
@@ -190,25 +189,15 @@ def test_grpo_trainer_step_uses_the_http_reward(
     trainer = GRPOTrainer(
         model=str(tiny_model_dir), reward_funcs=[reward], args=args, train_dataset=grpo_dataset
     )
-    rewarded_before = _rewards_computed(scoring_server)
+    rewarded_before = rewards_computed(scoring_server)
     trainer.train()
     # One step: a batch of 2 completions (one prompt x 2 generations), rewarded over HTTP.
-    assert _rewards_computed(scoring_server) - rewarded_before == 2
+    assert rewards_computed(scoring_server) - rewarded_before == 2
     logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
     # A random tiny model writes no valid call: the reward is a real 0, computed by the service.
     assert logged["rewards/toolgrade_weighted_reward/mean"] == pytest.approx(logged["reward"])
     for component in COMPONENTS:
         assert 0.0 <= logged[f"toolgrade/{component}"] <= 1.0
-
-
-def _rewards_computed(server: LiveServer) -> float:
-    with ToolGradeClient(server.base_url, api_key="") as client:
-        text = client.metrics()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("toolgrade_rewards_computed_total")
-    )
 
 
 # --- one factory, three sources; pickling; per-completion components; unlabelled rows ----------
@@ -330,10 +319,10 @@ def test_grpo_trainer_step_with_a_pickled_and_restored_sync_reward(
     trainer = GRPOTrainer(
         model=str(tiny_model_dir), reward_funcs=[restored], args=args, train_dataset=grpo_dataset
     )
-    rewarded_before = _rewards_computed(scoring_server)
+    rewarded_before = rewards_computed(scoring_server)
     trainer.train()
     restored.close()
-    assert _rewards_computed(scoring_server) - rewarded_before == 2
+    assert rewards_computed(scoring_server) - rewarded_before == 2
     logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
     assert logged["rewards/toolgrade_weighted_reward/mean"] == pytest.approx(logged["reward"])
     for component in COMPONENTS:
