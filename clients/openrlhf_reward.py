@@ -12,9 +12,10 @@ shape ``/reward`` returns: ``{"rewards", "scores", "extra_logs": {component: [..
 
 The reply is cut out of the query by the policy's chat template
 (:class:`clients.prompt_stripping.PromptStripper`), which works for every model family; set
-``TOOLGRADE_REWARD_TOKENIZER`` to the policy's tokenizer (the ``--pretrain`` path). Without it
-only a query that starts with its prompt can be split. Also read from the environment:
-``TOOLGRADE_REWARD_PROFILE`` (``seed``, ``strict``, ``toolrl``) and ``TOOLGRADE_REWARD_WEIGHTS``
+``TOOLGRADE_REWARD_TOKENIZER`` to the policy's tokenizer (``--actor.model_name_or_path``).
+Without it only a query that starts with its prompt can be split. Also read from the
+environment:
+``TOOLGRADE_REWARD_PROFILE`` (``weighted``, ``strict``, ``toolrl``) and ``TOOLGRADE_REWARD_WEIGHTS``
 (a JSON object of component weights).
 
 A label the core cannot read, or a query whose reply cannot be located, raises: OpenRLHF logs

@@ -62,8 +62,8 @@ def compute_score(
         ground_truth: The label: a reference or ``{"answers"|"reference", "tools"}``, maybe
             as JSON text.
         extra_info: verl's ``extra_info`` (not used to score).
-        profile: ``seed``, ``strict`` or ``toolrl``.
-        weights: Component weights for ``seed``.
+        profile: ``weighted``, ``strict`` or ``toolrl``.
+        weights: Component weights for ``weighted``.
         full_sequence: ``solution_str`` includes the prompt; cut it off by the chat template.
         tokenizer: The tokenizer (name or path) whose chat template marks the reply; required
             with ``full_sequence``.
@@ -112,8 +112,8 @@ def compute_score_batch(
         solution_strs: The decoded responses.
         ground_truths: One label per sample (see :func:`compute_score`).
         extra_infos: verl's ``extra_info`` per sample (not used to score).
-        profile: ``seed``, ``strict`` or ``toolrl``.
-        weights: Component weights for ``seed``.
+        profile: ``weighted``, ``strict`` or ``toolrl``.
+        weights: Component weights for ``weighted``.
         full_sequence: Each solution includes its prompt; cut it off by the chat template.
         tokenizer: The tokenizer whose chat template marks the reply (with ``full_sequence``).
         **kwargs: Anything else verl passes (ignored).
@@ -163,8 +163,8 @@ async def compute_score_remote(
         extra_info: verl's ``extra_info`` (not used to score).
         reward_url: The service's base URL.
         api_key: Bearer key; defaults to ``TOOLGRADE_API_KEY``.
-        profile: ``seed``, ``strict`` or ``toolrl``.
-        weights: Component weights for ``seed``.
+        profile: ``weighted``, ``strict`` or ``toolrl``.
+        weights: Component weights for ``weighted``.
         full_sequence: ``solution_str`` includes the prompt; cut it off by the chat template.
         tokenizer: The tokenizer whose chat template marks the reply (with ``full_sequence``).
         timeout: Seconds per attempt (the client retries connection errors and 5xx).
