@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared import REPO_ROOT
 from training.config import PrepareConfig
 from training.prepare import PrepareReport, prepare_dataset
 
-XLAM_SAMPLE = Path(__file__).resolve().parents[2] / "training" / "fixtures" / "xlam_sample.jsonl"
+XLAM_SAMPLE = REPO_ROOT / "training" / "fixtures" / "xlam_sample.jsonl"
 
 
 @pytest.fixture(scope="session")

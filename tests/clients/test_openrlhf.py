@@ -30,9 +30,10 @@ from tests.clients.chat_templates import (
     template_tokenizer,
 )
 from tests.fixtures.servers import LiveServer, rewards_computed, start_server
+from tests.shared import REPO_ROOT
 from training.prepare import PrepareReport
 
-REWARD_FILE = Path(__file__).resolve().parents[2] / "clients" / "openrlhf_reward.py"
+REWARD_FILE = REPO_ROOT / "clients" / "openrlhf_reward.py"
 
 
 class ScriptedEngine:

@@ -21,9 +21,8 @@ import clients.verl_reward as verl_reward
 from clients.http import AsyncToolGradeClient
 from service.core.rewards import REWARD_COMPONENTS, compute_rewards
 from tests.fixtures.servers import LiveServer
+from tests.shared import REPO_ROOT, free_port
 from training.prepare import PrepareReport
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def verl_config(name: str, manager: str = "naive", **reward_kwargs: Any) -> Any:
@@ -282,8 +281,6 @@ def test_async_remote_reward_in_the_naive_manager_batches_concurrent_samples(
 def test_remote_reward_failure_raises_instead_of_scoring_zero(
     verl_rows: list[dict[str, Any]],
 ) -> None:
-    from tests.fixtures.servers import free_port
-
     row = verl_rows[0]
 
     async def call() -> dict[str, float]:
