@@ -55,7 +55,10 @@ The reward a profile returns:
 
 **Hack ceilings** — the best reward a well-formed, declared, executable call earns while getting
 none of the reference's argument values right (what a policy can farm without solving the task;
-measured in ``tests/service/core/test_rewards.py`` and by ``toolgrade audit``):
+measured in ``tests/service/core/test_rewards.py`` and by ``toolgrade audit``, whose
+``all_values_wrong`` row on 1,000 ``toolgrade synth`` rows peaks at exactly these values; its
+broader ceiling, the best reward of anything not right, is partial credit: 0.979 weighted,
+0.946 toolrl, for one wrong value among many right ones):
 
 * ``weighted``: **0.75** — ``json_parse``, ``schema_hit`` and ``exec`` are free for a valid call
   to a declared tool (with default weights; in general ``1 - w_semantic``). Extra calls never
