@@ -29,6 +29,15 @@ def error_body(
 ) -> dict[str, Any]:
     """The OpenAI error envelope as a JSON-ready dict (:class:`ErrorResponse`'s shape).
 
+    Args:
+        message: What went wrong, for a person.
+        error_type: OpenAI's error type (``invalid_request_error``, ...).
+        param: The request field at fault, if any.
+        code: ToolGrade's ``area:reason`` label.
+
+    Returns:
+        ``{"error": {"message", "type", "param", "code"}}``.
+
     Example:
         >>> error_body("bad", error_type="invalid_request_error", code="request:x")["error"]
         {'message': 'bad', 'type': 'invalid_request_error', 'param': None, 'code': 'request:x'}
@@ -40,6 +49,12 @@ def error_body_for(exc: ToolGradeError) -> dict[str, Any]:
     """The envelope for a :class:`ToolGradeError`: its type, ``param`` and label as ``code``.
 
     Used for error responses and, once a stream's headers are sent, for the in-band error event.
+
+    Args:
+        exc: The error.
+
+    Returns:
+        ``{"error": {"message", "type", "param", "code"}}``.
 
     Example:
         >>> error_body_for(ToolGradeError("no such tool", label="schema:x", param="tools"))

@@ -1,6 +1,7 @@
 """What an assistant's generated text says: reasoning, content and tool calls.
 
-Calls are extracted by the core parser (:func:`service.core.parsing.parse_calls`), the same
+The reasoning is split by the core's rule (:func:`service.core.parsing.split_reasoning`) and
+calls are extracted by the core parser (:func:`service.core.parsing.parse_answer`), the same
 one that scores predictions, so a call the service returns is exactly a call ``/score`` would
 credit. Unlike vLLM's Hermes parser, a malformed call is not passed off as content silently:
 the text stays in ``content`` *and* the failure label is kept (``parse_error``).

@@ -72,6 +72,12 @@ def request_tools(tools: Any) -> RequestTools:
     OpenAI-form tools reach the template exactly as the client sent them; BFCL and xLAM tools
     are rendered in OpenAI's form from their normalised JSON Schema.
 
+    Args:
+        tools: The request's ``tools`` field, in any form the core reads.
+
+    Returns:
+        The specs by name and the template's tool list, computed once for the whole request.
+
     Raises:
         InvalidToolSchemaError: Not tools in any supported form (400).
 

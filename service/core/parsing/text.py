@@ -48,7 +48,15 @@ form='python', content=None, reasoning='easy')
 
 
 def parse_answer_text(body: str, *, reasoning: str | None = None) -> ParseResult:
-    """Parse the answer part of model text, its reasoning already split off.
+    """Parse the answer part of model text, its reasoning already split off (may raise on a
+    bug: :func:`service.core.parsing.parse_answer` is the never-raising entry point).
+
+    Args:
+        body: The text after the reasoning.
+        reasoning: Passed through to the result.
+
+    Returns:
+        The :class:`~service.core.types.ParseResult` of ``body``.
 
     Example:
         >>> parse_answer_text("<think>not reasoning here</think>", reasoning="r").content
