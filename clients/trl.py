@@ -228,7 +228,26 @@ class _RewardFunctionBase:
         return list(response.rewards), response.extra_logs.model_dump()
 
 
-class LocalRewardFunction(_RewardFunctionBase):
+class _SyncRewardFunction(_RewardFunctionBase):
+    # TRL's blocking calling convention; subclasses score a batch of labelled rows.
+
+    def __call__(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] | None = None,
+        completion_ids: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        batch = self._batch(completions, kwargs)
+        if not batch.positions:
+            return self._finish(batch, [], {c: [] for c in REWARD_COMPONENTS}, kwargs)
+        return self._finish(batch, *self._score(batch), kwargs)
+
+    def _score(self, batch: _Batch) -> tuple[list[float], dict[str, list[float]]]:
+        raise NotImplementedError
+
+
+class LocalRewardFunction(_SyncRewardFunction):
     """TRL reward function scoring in-process with the core (the numbers ``/reward`` returns).
 
     Args:
@@ -252,14 +271,7 @@ class LocalRewardFunction(_RewardFunctionBase):
     def __init__(self, **options: Any) -> None:
         super().__init__(None, **options)
 
-    def __call__(
-        self,
-        prompts: Sequence[Any] | None = None,
-        completions: Sequence[Any] | None = None,
-        completion_ids: Sequence[Any] | None = None,
-        **kwargs: Any,
-    ) -> list[float | None]:
-        batch = self._batch(completions, kwargs)
+    def _score(self, batch: _Batch) -> tuple[list[float], dict[str, list[float]]]:
         try:
             breakdowns = compute_rewards(
                 batch.completions,
@@ -273,7 +285,7 @@ class LocalRewardFunction(_RewardFunctionBase):
                 f"{self.__name__}: the in-process reward rejected the batch: {exc.message}"
             ) from exc
         components = {c: [getattr(b, c) for b in breakdowns] for c in REWARD_COMPONENTS}
-        return self._finish(batch, [b.reward for b in breakdowns], components, kwargs)
+        return [b.reward for b in breakdowns], components
 
 
 class ToolGradeRewardFunction(_RewardFunctionBase):
@@ -334,7 +346,7 @@ class ToolGradeRewardFunction(_RewardFunctionBase):
             self._client = None
 
 
-class SyncToolGradeRewardFunction(_RewardFunctionBase):
+class SyncToolGradeRewardFunction(_SyncRewardFunction):
     """The same reward as :class:`ToolGradeRewardFunction`, as a plain (blocking) function.
 
     Example:
@@ -344,21 +356,12 @@ class SyncToolGradeRewardFunction(_RewardFunctionBase):
         'toolgrade_toolrl_reward'
     """
 
-    def __call__(
-        self,
-        prompts: Sequence[Any] | None = None,
-        completions: Sequence[Any] | None = None,
-        completion_ids: Sequence[Any] | None = None,
-        **kwargs: Any,
-    ) -> list[float | None]:
-        batch = self._batch(completions, kwargs)
-        if not batch.positions:
-            return self._finish(batch, [], {c: [] for c in REWARD_COMPONENTS}, kwargs)
+    def _score(self, batch: _Batch) -> tuple[list[float], dict[str, list[float]]]:
         try:
             response = self._opened_client().reward(**self._request(batch))
         except ToolGradeAPIError as exc:
             raise self._failure(exc) from exc
-        return self._finish(batch, *self._response_values(response), kwargs)
+        return self._response_values(response)
 
     def _opened_client(self) -> ToolGradeClient:
         if self._client is None:
