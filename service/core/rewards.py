@@ -460,8 +460,12 @@ def score_completion(
     calls = parse.calls
     checks = [check_call_schema(call, tools) for call in calls]
     executes = [check.exec_error is None for check in checks]
-    schema_hit = call_share([check.schema_error is None for check in checks], calls, reference)
-    exec_share = call_share(executes, calls, reference)
+    if len(calls) == 1 and len(reference.calls) == 1:  # the common case: the seed's shares
+        schema_hit = 1.0 if checks[0].schema_error is None else 0.0
+        exec_share = 1.0 if executes[0] else 0.0
+    else:
+        schema_hit = call_share([c.schema_error is None for c in checks], calls, reference)
+        exec_share = call_share(executes, calls, reference)
     if profile is RewardProfile.STRICT:
         verdict, overlap = judge_calls(calls, reference, tools)
         reward = 1.0 if verdict.valid and all(executes) else 0.0
@@ -473,7 +477,12 @@ def score_completion(
         # Divided by the weights' own sum: normalised weights may sum to 1 ± an ulp, and the
         # reference must earn exactly 1.0.
         reward = math.fsum(
-            weights[name] * value for name, value in zip(REWARD_COMPONENTS, components, strict=True)
+            [
+                weights["json_parse"],
+                weights["schema_hit"] * schema_hit,
+                weights["exec"] * exec_share,
+                weights["semantic"] * semantic,
+            ]
         ) / math.fsum(weights.values())
     elif profile is RewardProfile.TOOLRL:
         reward = toolrl_score(calls, reference, tools, checks)
@@ -505,12 +514,24 @@ def call_share(passes: Sequence[bool], calls: Sequence[ToolCall], reference: Ref
         >>> call_share([True], [ToolCall("g", {})], reference)
         1.0
     """
-    wanted = Counter(call.name for call in reference.calls)
-    passing = Counter(call.name for call, ok in zip(calls, passes, strict=True) if ok)
-    answered = sum(min(count, wanted[name]) for name, count in passing.items())
-    if all(passes):
+    expected = reference.calls
+    if len(calls) == 1 and len(expected) == 1:  # the common case, without the counting
+        return 1.0 if passes[0] else 0.0
+    # Reference calls per name still free to be answered.
+    free: dict[str, int] = {}
+    for wanted in expected:
+        free[wanted.name] = free.get(wanted.name, 0) + 1
+    answered = 0
+    every_call_passes = True
+    for call, ok in zip(calls, passes, strict=True):
+        if not ok:
+            every_call_passes = False
+        elif free.get(call.name, 0) > 0:
+            free[call.name] -= 1
+            answered += 1
+    if every_call_passes:
         answered = max(answered, 1)
-    return answered / max(len(calls), len(reference.calls))
+    return answered / max(len(calls), len(expected))
 
 
 def toolrl_score(
