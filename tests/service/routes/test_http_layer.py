@@ -29,6 +29,7 @@ MESSAGES = [{"role": "user", "content": "Weather in Paris?"}]
 JSON_REQUESTS: dict[str, dict[str, Any]] = {
     "/score": {"items": [{"prediction": CALL, "reference": [], "tools": [WEATHER]}]},
     "/reward": {"completions": ["hi"], "labels": [[]]},
+    "/audit": {"items": [{"reference": [], "tools": [WEATHER]}], "profile": "strict"},
     "/generate": {"messages": MESSAGES, "tools": [WEATHER], "max_tokens": 8},
     "/v1/chat/completions": {"messages": MESSAGES, "tools": [WEATHER], "max_tokens": 8},
     "/v1/completions": {"prompt": "Weather in Paris?", "max_tokens": 8},
