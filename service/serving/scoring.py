@@ -8,7 +8,7 @@ requests and streaming generation keep being served while it runs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import anyio
@@ -33,9 +33,11 @@ END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
 # Scoring threads running at once. The GIL serialises pure-Python scoring anyway; a few threads
 # keep large batches from queueing behind one another without piling up memory.
 MAX_SCORING_THREADS = 4
-# Batches this small are scored on the event loop: a one-sample reward takes tens of µs, less
-# than the hop to a worker thread and back, and blocks the loop no longer than a hop would.
+# Batches this small (in items and in characters) are scored on the event loop: a one-sample
+# reward takes tens of µs, less than the hop to a worker thread and back, and blocks the loop
+# no longer than a hop would. A long text is sent to a thread whatever the batch size.
 INLINE_BATCH_ITEMS = 4
+INLINE_BATCH_CHARACTERS = 16_384
 
 
 class ScoringService:
@@ -49,7 +51,11 @@ class ScoringService:
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score every item and summarise them (see :func:`service.core.metrics.summarise`)."""
         self._check_batch(len(request.items), "items")
-        if len(request.items) <= INLINE_BATCH_ITEMS:
+        if len(request.items) <= INLINE_BATCH_ITEMS and _small(
+            value
+            for item in request.items
+            for value in (item.prediction, item.reference, item.tools)
+        ):
             response = score_batch(request)
         else:
             response = await anyio.to_thread.run_sync(
@@ -61,7 +67,9 @@ class ScoringService:
     async def reward(self, request: RewardRequest) -> RewardResponse:
         """Reward every completion (see :func:`service.core.rewards.compute_rewards`)."""
         self._check_batch(len(request.labels), "labels")
-        if len(request.labels) <= INLINE_BATCH_ITEMS:
+        if len(request.labels) <= INLINE_BATCH_ITEMS and _small(
+            (*(request.completions or ()), *(request.query or ()), *request.labels, request.tools)
+        ):
             response = reward_batch(request)
         else:
             response = await anyio.to_thread.run_sync(
@@ -87,6 +95,16 @@ class ScoringService:
                 label="request:batch_too_large",
                 param=param,
             )
+
+
+def _small(values: Iterable[Any]) -> bool:
+    """Whether the values add up to at most :data:`INLINE_BATCH_CHARACTERS` characters."""
+    total = 0
+    for value in values:
+        total += len(value) if isinstance(value, str) else len(str(value))
+        if total > INLINE_BATCH_CHARACTERS:
+            return False
+    return True
 
 
 def score_batch(request: ScoreRequest) -> ScoreResponse:
