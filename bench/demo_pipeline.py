@@ -12,7 +12,8 @@ xLAM-format data, printing the numbers side by side.
    ``/reward`` returns), merge, score again;
 5. save the better of the two by held-out mean reward (GRPO's unless it lowered the reward) as
    ``.cache/models/toolgrade-demo`` with its tokenizer and chat template, which
-   ``toolgrade serve`` prefers over the untrained default.
+   ``TOOLGRADE_MODEL=.cache/models/toolgrade-demo toolgrade serve`` serves (the default model is
+   the shipped tool caller, :mod:`models.shipped`).
 
 Targets after SFT: parse_rate ≥ 0.9, name_accuracy ≥ 0.6; GRPO must not lower the mean reward.
 

@@ -31,9 +31,9 @@ def resolve_model(model: str | None) -> str:
 
 
 def default_model_path() -> str:
-    """The trained demo checkpoint when one exists, else the embedded tiny Qwen3 (built once).
+    """The shipped tool caller, expanded once under ``TOOLGRADE_TRAINING_CACHE_DIR``.
 
-    Both live under ``TOOLGRADE_TRAINING_CACHE_DIR`` (default ``.cache`` in the checkout).
+    The cache defaults to ``.cache`` in the checkout; the model is :mod:`service.models.shipped`'s.
     """
     from service.models.default_model import ensure_default_model
     from training.settings import TrainingSettings

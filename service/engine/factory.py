@@ -3,8 +3,8 @@
 * ``TOOLGRADE_ENGINE=remote`` (or ``auto`` with ``TOOLGRADE_REMOTE_BASE_URL`` set): forward to
   an OpenAI-compatible server (a vLLM or SGLang cluster), prompts still rendered and outputs
   still parsed here.
-* Otherwise the model is ``TOOLGRADE_MODEL`` or, when unset, the embedded default model
-  (:func:`service.models.default_model.ensure_default_model`, built on first use), served by
+* Otherwise the model is ``TOOLGRADE_MODEL`` or, when unset, the shipped default model
+  (:func:`service.models.default_model.ensure_default_model`, expanded on first use), served by
   vLLM; with ``auto``, the transformers engine replaces vLLM only when vLLM cannot be imported,
   and says so loudly.
 """
@@ -60,7 +60,7 @@ async def create_engine(settings: Settings) -> GenerationEngine:
 
 
 def resolve_model_path(settings: Settings) -> str:
-    """``TOOLGRADE_MODEL``, or the embedded default model (built on first use)."""
+    """``TOOLGRADE_MODEL``, or the shipped default model (expanded on first use)."""
     if settings.model:
         return settings.model
     from service.models.default_model import ensure_default_model

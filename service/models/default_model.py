@@ -10,8 +10,9 @@ loads unchanged in vLLM, transformers and PEFT, so every layer of the stack (ser
 training, merging, evaluation) runs against the same checkpoint a real Qwen3 would use — only
 the weights are meaningless.
 
-A trained demo checkpoint (written by ``bench/demo_pipeline.py``) is preferred when present.
-Serving and training both import this module; neither's settings are read here.
+The model served by default is not this random one but the trained tool caller shipped beside
+it (:func:`ensure_default_model`, :mod:`service.models.shipped`). Serving and training both
+import this module; neither's settings are read here.
 """
 
 from __future__ import annotations
@@ -481,14 +482,12 @@ def _is_current_build(model_dir: Path, shape: dict[str, Any]) -> bool:
 
 
 def ensure_default_model(cache_dir: Path) -> Path:
-    """The model ``toolgrade serve`` uses when none is configured.
+    """The model ``toolgrade serve`` and the training jobs use when none is configured.
 
-    Returns ``cache_dir/models/toolgrade-demo`` when a trained demo checkpoint is there (it has
-    a ``config.json``), else the tiny default model at ``cache_dir/models/toolgrade-default``,
-    built on first use (a few seconds, offline).
+    The trained tool caller shipped in the repository (:mod:`service.models.shipped`), expanded into
+    ``cache_dir/models/toolgrade-tool-caller`` on first use (seconds, offline). The untrained
+    builder (:func:`ensure_tiny_qwen3`) stays for tests that need a deterministic random model.
     """
-    models_dir = cache_dir / "models"
-    demo = models_dir / DEMO_MODEL_NAME
-    if (demo / "config.json").is_file():
-        return demo
-    return ensure_tiny_qwen3(models_dir / DEFAULT_MODEL_NAME)
+    from service.models.shipped import ensure_shipped_model
+
+    return ensure_shipped_model(cache_dir)

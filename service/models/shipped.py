@@ -96,7 +96,10 @@ def expand_shipped_model(out_dir: Path, shipped_dir: Path = SHIPPED_DIR) -> Path
             f"expanding {shipped_dir} gave weights with SHA-256 {digest}, the manifest says "
             f"{manifest['expanded_sha256']}"
         )
-    qwen3_config(**manifest["shape"]).save_pretrained(out_dir)
+    config = qwen3_config(**manifest["shape"])
+    # What save_pretrained of the model would record; vLLM picks its runner from it.
+    config.architectures = ["Qwen3ForCausalLM"]
+    config.save_pretrained(out_dir)
     save_generation_config(out_dir)
     save_qwen3_tokenizer(out_dir)
     record = {"expanded_sha256": digest, "from": str(shipped_dir)}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from service.models.default_model import DEFAULT_CACHE_DIR, DEMO_MODEL_NAME
+from service.models.default_model import DEFAULT_CACHE_DIR
+from service.models.shipped import EXPANSION_RECORD, SHIPPED_MODEL_NAME, read_manifest
 from training.runtime import default_model_path
 from training.settings import TrainingSettings
 
@@ -24,9 +26,13 @@ def test_server_variables_and_dotenv_are_not_read(
 def test_the_default_model_comes_from_the_training_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    demo = tmp_path / "models" / DEMO_MODEL_NAME
-    demo.mkdir(parents=True)
-    (demo / "config.json").write_text("{}")
+    # An expansion already in place (its record names the manifest's checksum) is reused, so
+    # the path alone shows which cache directory was read.
+    shipped = tmp_path / "models" / SHIPPED_MODEL_NAME
+    shipped.mkdir(parents=True)
+    (shipped / "config.json").write_text("{}")
+    record = {"expanded_sha256": read_manifest()["expanded_sha256"]}
+    (shipped / EXPANSION_RECORD).write_text(json.dumps(record))
     monkeypatch.setenv("TOOLGRADE_TRAINING_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("TOOLGRADE_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert default_model_path() == str(demo)
+    assert default_model_path() == str(shipped)

@@ -12,11 +12,10 @@ import pytest
 
 from service.models.default_model import (
     DEFAULT_MODEL_NAME,
-    DEMO_MODEL_NAME,
     QWEN3_ADDED_TOKENS,
     QWEN3_VOCAB_SIZE,
     QWEN_PRETOKENIZE_REGEX,
-    ensure_default_model,
+    ensure_tiny_qwen3,
     load_bpe_ranks,
     qwen_tiktoken_path,
 )
@@ -171,26 +170,17 @@ def test_model_is_a_qwen3_with_the_padded_vocabulary(tiny_model_dir: Path) -> No
     assert len(set(continuations[0].tolist())) > 1
 
 
-def test_ensure_default_model_builds_once_deterministically(
+def test_the_untrained_builder_builds_once_deterministically(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    built = ensure_default_model(tmp_path)
-    assert built == tmp_path / "models" / DEFAULT_MODEL_NAME
+    built = ensure_tiny_qwen3(tmp_path / DEFAULT_MODEL_NAME)
     weights = built / "model.safetensors"
     first_mtime = weights.stat().st_mtime_ns
-    assert ensure_default_model(tmp_path) == built
+    assert ensure_tiny_qwen3(tmp_path / DEFAULT_MODEL_NAME) == built
     assert weights.stat().st_mtime_ns == first_mtime  # reused, not rebuilt
     # Same default shape and seed as the session's tiny model: byte-identical weights.
     assert _sha256(weights) == _sha256(tiny_model_dir / "model.safetensors")
     assert _sha256(built / "tokenizer.json") == _sha256(tiny_model_dir / "tokenizer.json")
-
-
-def test_ensure_default_model_prefers_a_trained_demo_checkpoint(tmp_path: Path) -> None:
-    demo = tmp_path / "models" / DEMO_MODEL_NAME
-    demo.mkdir(parents=True)
-    (demo / "config.json").write_text("{}")
-    assert ensure_default_model(tmp_path) == demo
-    assert not (tmp_path / "models" / DEFAULT_MODEL_NAME).exists()
 
 
 def _sha256(path: Path) -> str:
