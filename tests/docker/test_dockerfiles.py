@@ -89,8 +89,8 @@ def test_a_heavy_stage_above_the_light_target_is_reported() -> None:
     text = (DOCKER_DIR / "Dockerfile.cpu").read_text()
     scoring = text.index("FROM runtime AS scoring")
     deps_cpu = text.index("FROM venv AS deps-cpu")
-    build_cpu = text.index("FROM deps-cpu AS build-cpu")
-    moved = text[:scoring] + text[deps_cpu:build_cpu] + text[scoring:deps_cpu] + text[build_cpu:]
+    cpu = text.index("FROM runtime AS cpu")
+    moved = text[:scoring] + text[deps_cpu:cpu] + text[scoring:deps_cpu] + text[cpu:]
     assert stages_built_for(moved, "scoring", "torch") == ["deps-cpu"]
 
 
