@@ -16,7 +16,8 @@
 # 5. the `train` profile: prepare a sample, then 2 GRPO steps rewarded by http://reward:8000;
 # 6. tears everything down (containers, volumes, network) and prints image sizes and timings.
 #
-# Settings (environment): PYTHON, TOOLGRADE_TORCH_WHEELS, TOOLGRADE_CA_BUNDLE (default
+# Settings (environment): PYTHON, TOOLGRADE_TORCH_WHEELS (and TOOLGRADE_WHEEL_PORT, default
+# 18765, where that folder is served), TOOLGRADE_CA_BUNDLE (default
 # /etc/ssl/certs/ca-certificates.crt), TOOLGRADE_SMOKE_TIMEOUT_S (wait for health, default 1200),
 # NICE (priority of the builds, default 10).
 set -euo pipefail
@@ -121,7 +122,8 @@ BUILD_ARGS=()
 if [[ -n ${TOOLGRADE_TORCH_WHEELS:-} ]]; then
     ls "$TOOLGRADE_TORCH_WHEELS"/torch-*.whl >/dev/null 2>&1 \
         || die "TOOLGRADE_TORCH_WHEELS=$TOOLGRADE_TORCH_WHEELS holds no torch wheel"
-    WHEEL_PORT=$(free_port)
+    # A fixed port: the URL is part of the build argument, so a new one would rebuild torch's layer.
+    WHEEL_PORT=${TOOLGRADE_WHEEL_PORT:-18765}
     "$PYTHON" -m http.server --bind 127.0.0.1 --directory "$TOOLGRADE_TORCH_WHEELS" "$WHEEL_PORT" \
         >"$WORK/wheels.log" 2>&1 &
     WHEEL_SERVER_PID=$!
