@@ -167,7 +167,7 @@ fi
 grep -q 'set TOOLGRADE_API_KEY' "$WORK/nokey.log" || { cat "$WORK/nokey.log"; die "no key message"; }
 [[ -z $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT") ]] \
     || die "containers were created without TOOLGRADE_API_KEY"
-pass "missing TOOLGRADE_API_KEY stops compose: $(grep -m1 -oE 'set TOOLGRADE_API_KEY[^}]*' "$WORK/nokey.log")"
+pass "missing TOOLGRADE_API_KEY stops compose: $(grep -m1 -oE 'set TOOLGRADE_API_KEY[^}]*' "$WORK/nokey.log" | head -1)"
 echo "TOOLGRADE_API_KEY=$API_KEY" >>"$WORK/smoke.env"
 
 # ---- 4. the CPU stack -------------------------------------------------------------------------
@@ -176,13 +176,15 @@ UP_AT=$(date +%s)
 log "compose up: $(docker ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' | sort | tr '\n' ' ')"
 container() { compose ps -q "$1"; }
 health() { docker inspect -f '{{.State.Health.Status}}' "$(container "$1")" 2>/dev/null || true; }
-declare -A HEALTHY_AFTER
-while ((${#HEALTHY_AFTER[@]} < 2)); do
+declare -A HEALTHY_AFTER=([api-cpu]="" [reward]="")
+healthy=0
+while ((healthy < 2)); do
     for service in api-cpu reward; do
-        [[ -n ${HEALTHY_AFTER[$service]:-} ]] && continue
+        [[ -n ${HEALTHY_AFTER[$service]} ]] && continue
         status=$(health "$service")
         if [[ $status == healthy ]]; then
             HEALTHY_AFTER[$service]=$(($(date +%s) - UP_AT))
+            healthy=$((healthy + 1))
             pass "$service healthy ${HEALTHY_AFTER[$service]} s after compose up"
         elif [[ $status == unhealthy || -z $status ]]; then
             compose logs --tail 60 "$service"
