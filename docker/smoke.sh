@@ -227,6 +227,8 @@ pass "trainer-cpu ran 2 GRPO steps rewarded by http://reward:8000 in $((SECONDS 
 # ---- 6. summary -------------------------------------------------------------------------------
 echo
 echo "images:"
-docker image ls --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "^  ($BASE_IMAGE|$SCORING_IMAGE|$CPU_IMAGE) "
+for image in "$BASE_IMAGE" "$SCORING_IMAGE" "$CPU_IMAGE"; do
+    echo "  $image  $(docker image ls --format '{{.Size}}' "$image")"
+done
 echo "time to healthy after compose up: api-cpu ${HEALTHY_AFTER[api-cpu]} s, reward ${HEALTHY_AFTER[reward]} s"
 echo "all checks passed in $(($(date +%s) - STARTED)) s"
