@@ -67,8 +67,9 @@ def prediction_from_message(
 ) -> dict[str, Any]:
     """The assistant message as a prediction for the core, with aliased names mapped back.
 
-    Only ``role``, ``content``, ``reasoning_content`` and ``tool_calls`` are kept: the rest of
-    an SDK message (audio, annotations, refusal ...) says nothing about the calls.
+    Only ``role``, ``content``, the reasoning and ``tool_calls`` are kept: the rest of an SDK
+    message (audio, annotations, refusal ...) says nothing about the calls. The reasoning is
+    read from ``reasoning`` (vLLM 0.32 and ToolGrade) or ``reasoning_content`` (older servers).
 
     Example:
         >>> prediction_from_message(
@@ -80,8 +81,9 @@ def prediction_from_message(
         'math.factorial'
     """
     prediction: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
-    if message.get("reasoning_content"):
-        prediction["reasoning_content"] = message["reasoning_content"]
+    reasoning = message.get("reasoning") or message.get("reasoning_content")
+    if reasoning:
+        prediction["reasoning_content"] = reasoning
     tool_calls = message.get("tool_calls")
     if tool_calls:
         prediction["tool_calls"] = [_rename_call(call, dataset_name_of) for call in tool_calls]

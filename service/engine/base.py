@@ -25,7 +25,9 @@ class SamplingOptions:
     ``temperature == 0`` is greedy decoding. With a ``seed``, completion ``i`` of ``n`` uses
     ``seed + i`` (vLLM's convention), so one request's samples differ from each other while
     the same request repeats exactly. ``json_schema`` constrains the output to JSON matching
-    the schema (engines that cannot, say so in ``supports_json_schema``); ``banned_token_ids``
+    the schema, ``structural_tag`` to an xgrammar structural tag (tagged JSON segments, such as
+    ``<tool_call>`` blocks; engines that cannot do either say so in ``supports_json_schema``);
+    ``banned_token_ids``
     are never sampled. ``logprobs`` asks for each generated token's log-probability and that
     many most likely alternatives (0: the sampled token's only; engines that cannot, say so in
     ``supports_logprobs``).
@@ -41,6 +43,7 @@ class SamplingOptions:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     json_schema: Mapping[str, Any] | None = None
+    structural_tag: Mapping[str, Any] | None = None
     banned_token_ids: tuple[int, ...] = ()
     logprobs: int | None = None
 

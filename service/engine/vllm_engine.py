@@ -287,11 +287,11 @@ def _import_vllm() -> None:
 def _sampling_params(options: SamplingOptions, output_kind: Any) -> Any:
     from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 
-    structured = (
-        StructuredOutputsParams(json=dict(options.json_schema))
-        if options.json_schema is not None
-        else None
-    )
+    structured = None
+    if options.json_schema is not None:
+        structured = StructuredOutputsParams(json=dict(options.json_schema))
+    elif options.structural_tag is not None:
+        structured = StructuredOutputsParams(structural_tag=json.dumps(options.structural_tag))
     return SamplingParams(
         n=options.n,
         temperature=options.temperature,

@@ -1,10 +1,12 @@
 """``POST /v1/chat/completions``: OpenAI's chat completions, with tools.
 
-Requests and responses follow OpenAI's API, so the ``openai`` SDK works unchanged. Unknown
-request fields are ignored (as OpenAI-compatible servers do), except ones whose absence would
-change the answer silently (``logprobs``, unsupported ``response_format`` types): those are 400.
-Extensions, as vLLM names them: ``top_k``, ``chat_template_kwargs`` and a top-level
-``enable_thinking`` (Qwen3's thinking switch); responses carry ``reasoning_content``.
+Requests and responses follow OpenAI's API as vLLM serves it, so the ``openai`` SDK and clients
+written for vLLM work unchanged. Unknown request fields are ignored (as OpenAI-compatible servers
+do), except ones whose absence would change the answer silently (``logprobs`` on an engine
+without them, unsupported ``response_format`` types): those are 400. Extensions, as vLLM names
+them: ``top_k``, ``chat_template_kwargs`` and a top-level ``enable_thinking`` (Qwen3's thinking
+switch); responses carry the reasoning as ``reasoning`` (vLLM's name) and, for older clients,
+``reasoning_content``; a message sent back may use either name.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # One request may ask for at most this many completions.
 MAX_CHOICES = 16
+#: The most alternatives ``top_logprobs`` may ask for (OpenAI's limit, vLLM's default).
+MAX_TOP_LOGPROBS = 20
 
 
 class FunctionCall(BaseModel):
@@ -51,6 +55,7 @@ class ChatMessage(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    reasoning: str | None = None
     reasoning_content: str | None = None
 
 
@@ -125,8 +130,12 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
+    logprobs: bool | None = Field(
+        default=None, description="Return each generated token's log-probability."
+    )
+    top_logprobs: int | None = Field(
+        default=None, ge=0, le=MAX_TOP_LOGPROBS, description="Alternatives per token (logprobs)."
+    )
     response_format: ResponseFormat | None = None
     user: str | None = None
     enable_thinking: bool | None = Field(
@@ -136,10 +145,12 @@ class ChatCompletionRequest(BaseModel):
 
 
 class AssistantMessage(BaseModel):
-    """The generated message. ``content`` is null when the model only called tools."""
+    """The generated message. ``content`` is null when the model only called tools;
+    ``reasoning_content`` repeats ``reasoning`` for clients written before vLLM renamed it."""
 
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    reasoning: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCall] | None = None
 
@@ -147,11 +158,29 @@ class AssistantMessage(BaseModel):
 FinishReason = Literal["stop", "length", "tool_calls"]
 
 
+class TopLogprob(BaseModel):
+    """A candidate token: its text, log-probability and UTF-8 bytes."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class TokenLogprob(TopLogprob):
+    """A generated token and the most likely alternatives at its position."""
+
+    top_logprobs: list[TopLogprob] = Field(default_factory=list)
+
+
+class ChatLogprobs(BaseModel):
+    content: list[TokenLogprob] | None = None
+
+
 class ChatChoice(BaseModel):
     index: int
     message: AssistantMessage
     finish_reason: FinishReason
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class Usage(BaseModel):
@@ -177,7 +206,8 @@ class FunctionCallDelta(BaseModel):
 
 
 class ToolCallDelta(BaseModel):
-    """A streamed call: ``index`` within the message; sent whole in one chunk here."""
+    """A streamed call: ``index`` within the message; its first delta carries the id and name,
+    the next ones its arguments."""
 
     index: int
     id: str | None = None
@@ -188,6 +218,7 @@ class ToolCallDelta(BaseModel):
 class ChoiceDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    reasoning: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
 
@@ -196,7 +227,7 @@ class ChunkChoice(BaseModel):
     index: int
     delta: ChoiceDelta
     finish_reason: FinishReason | None = None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):

@@ -1,24 +1,40 @@
 """``/v1/chat/completions``: OpenAI's chat API on the served model, tool calls parsed by the core.
 
-``finish_reason`` is ``tool_calls`` only when the core parser found calls; their ``arguments``
-are JSON strings and each call gets an OpenAI-style id. ``reasoning_content`` carries Qwen3's
-``<think>`` text. Streaming follows OpenAI's chunk format: a role chunk, reasoning and content
-deltas, each parsed call in one ``tool_calls`` delta, a finish chunk per choice, an optional
-usage chunk, then ``data: [DONE]``.
+The wire follows vLLM's OpenAI server. ``finish_reason`` is ``tool_calls`` when the core parser
+found calls (``stop`` for a named ``tool_choice``, as OpenAI and vLLM answer); ``arguments`` are
+JSON strings and each call gets an id. ``reasoning`` (and ``reasoning_content``, its former name)
+carries Qwen3's ``<think>`` text. ``logprobs``/``top_logprobs`` come from the engine.
+
+Streaming follows the same chunk format: a role chunk, reasoning and content deltas (text that
+may still become a call is held back), each call as soon as its ``<tool_call>`` block closes —
+a delta with its id and name, then one with its arguments (calls in other forms when the
+completion ends) — logprobs with the chunk of the tokens they belong to, a finish chunk per
+choice, the usage chunk when ``stream_options.include_usage`` is set, then ``data: [DONE]``.
+The joined stream equals the non-streamed message, except that a call sent when its block
+closed cannot be taken back when a later block turns out malformed (the whole answer then has
+no calls: there is no partial credit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.errors import ToolGradeError
+from service.core.parsing.hermes import TOOL_CALL_CLOSE
 from service.core.types import ToolCall as CoreToolCall
-from service.engine.base import GenerationEngine, GenerationInput, GenerationResult
+from service.engine.base import (
+    GenerationEngine,
+    GenerationInput,
+    GenerationResult,
+)
+from service.engine.base import TokenLogprob as EngineLogprob
 from service.engine.errors import UnsupportedParameterError
 from service.protocol.chat import (
     AssistantMessage,
@@ -26,17 +42,25 @@ from service.protocol.chat import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
+    ChatLogprobs,
     ChoiceDelta,
     ChunkChoice,
     FunctionCall,
     FunctionCallDelta,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
+    TopLogprob,
     Usage,
 )
 from service.protocol.errors import error_body_for
-from service.serving.assistant_output import AssistantOutput, AssistantStream
+from service.serving.assistant_output import (
+    AssistantOutput,
+    AssistantStream,
+    interpret_output,
+)
 from service.serving.generation import (
+    LOGPROB_FLOOR,
     PreparedPrompt,
     completion_budget,
     generation_input,
@@ -67,7 +91,7 @@ class ChatCompletionService:
         Every request error (unknown model, bad tools or tool_choice, prompt too long,
         unsupported parameters) is raised here, before a stream starts.
         """
-        _reject_unsupported(request)
+        self._reject_unsupported(request)
         adapter = self.engine.resolve_adapter(request.model)
         prompt = prepare_chat_prompt(
             self.engine,
@@ -77,6 +101,7 @@ class ChatCompletionService:
             ),
             tool_choice=request.tool_choice,
             enable_thinking=_enable_thinking(request),
+            parallel_tool_calls=request.parallel_tool_calls is not False,
         )
         max_tokens = completion_budget(
             self.engine,
@@ -97,28 +122,46 @@ class ChatCompletionService:
             frequency_penalty=request.frequency_penalty,
             json_schema=_response_schema(request, self.engine),
         )
+        if request.logprobs:
+            options = dataclasses.replace(options, logprobs=request.top_logprobs or 0)
         request_id = new_request_id("chatcmpl")
         engine_input = generation_input(prompt, options, adapter, request_id)
         model = request.model or self.engine.model_name
-        keep_one_call = request.parallel_tool_calls is False
+        reading = _Reading(
+            prompt=prompt,
+            keep_one_call=request.parallel_tool_calls is False,
+            top_logprobs=request.top_logprobs or 0 if request.logprobs else None,
+        )
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return self._stream(
-                engine_input, prompt, request_id, model, include_usage, keep_one_call
-            )
+            return self._stream(engine_input, reading, request_id, model, include_usage)
         result = await self.engine.generate(engine_input)
-        return _response(result, prompt, request_id, model, keep_one_call)
+        return _response(result, reading, request_id, model)
+
+    def _reject_unsupported(self, request: ChatCompletionRequest) -> None:
+        if request.top_logprobs and not request.logprobs:
+            raise UnsupportedParameterError(
+                "top_logprobs needs logprobs: true",
+                label="request:invalid_logprobs",
+                param="top_logprobs",
+            )
+        if request.logprobs and not self.engine.supports_logprobs:
+            raise UnsupportedParameterError(
+                f"logprobs need the vllm engine; this server runs {self.engine.kind}",
+                label="request:unsupported_parameter",
+                param="logprobs",
+            )
 
     async def _stream(
         self,
         engine_input: GenerationInput,
-        prompt: PreparedPrompt,
+        reading: _Reading,
         request_id: str,
         model: str,
         include_usage: bool,
-        keep_one_call: bool,
     ) -> AsyncIterator[str]:
         created = int(time.time())
+        prompt = reading.prompt
 
         def event(choices: list[ChunkChoice], usage: Usage | None = None) -> str:
             chunk = ChatCompletionChunk(
@@ -128,15 +171,17 @@ class ChatCompletionService:
 
         n = engine_input.options.n
         streams = [
-            AssistantStream(
-                parse_tool_calls=prompt.plan.parse_calls,
-                starts_in_reasoning=prompt.starts_in_reasoning,
+            _ChoiceStream(
+                AssistantStream(
+                    parse_tool_calls=prompt.plan.parse_calls,
+                    starts_in_reasoning=prompt.starts_in_reasoning,
+                )
             )
             for _ in range(n)
         ]
         # The forced prefix is part of the assistant's text, though not generated.
-        for stream in streams:
-            stream.feed(prompt.plan.forced_prefix)
+        for choice_stream in streams:
+            choice_stream.text.feed(prompt.plan.forced_prefix)
         token_counts = [0] * n
         yield event(
             [
@@ -146,22 +191,25 @@ class ChatCompletionService:
         )
         try:
             async for delta in self.engine.stream(engine_input):
-                stream = streams[delta.index]
+                choice_stream = streams[delta.index]
                 token_counts[delta.index] = delta.token_count
-                sendable = stream.feed(delta.text)
-                if sendable:
-                    yield event([_text_chunk(delta.index, sendable)])
+                sendable = choice_stream.text.feed(delta.text)
+                logprobs = _chat_logprobs(delta.logprobs, reading.top_logprobs)
+                if sendable or (logprobs is not None and logprobs.content):
+                    yield event([_text_chunk(delta.index, sendable, logprobs)])
                 if delta.finish_reason is None:
+                    for chunk in choice_stream.closed_calls(delta.index, reading):
+                        yield event([chunk])
                     continue
                 if delta.finish_reason == "stop" and prompt.plan.closing_suffix:
-                    stream.feed(prompt.plan.closing_suffix)
-                rest, output = stream.finish()
+                    choice_stream.text.feed(prompt.plan.closing_suffix)
+                rest, output = choice_stream.text.finish()
                 if rest:
-                    yield event([_text_chunk(delta.index, rest)])
-                calls = _calls(output, keep_one_call)
-                if calls:
-                    yield event([_tool_calls_chunk(delta.index, calls)])
-                finish = "tool_calls" if calls else delta.finish_reason
+                    yield event([_text_chunk(delta.index, rest, None)])
+                calls = reading.calls(output)
+                for chunk in choice_stream.new_calls(delta.index, calls):
+                    yield event([chunk])
+                finish = reading.finish_reason(calls, delta.finish_reason)
                 yield event(
                     [ChunkChoice(index=delta.index, delta=ChoiceDelta(), finish_reason=finish)]
                 )
@@ -180,13 +228,76 @@ class ChatCompletionService:
         yield "data: [DONE]\n\n"
 
 
-def _reject_unsupported(request: ChatCompletionRequest) -> None:
-    if request.logprobs or request.top_logprobs:
-        raise UnsupportedParameterError(
-            "logprobs are not supported by this server",
-            label="request:unsupported_parameter",
-            param="logprobs",
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """How one request's completions are read back."""
+
+    prompt: PreparedPrompt
+    keep_one_call: bool
+    top_logprobs: int | None
+
+    def calls(self, output: AssistantOutput) -> Sequence[CoreToolCall]:
+        return output.calls[:1] if self.keep_one_call else output.calls
+
+    def finish_reason(self, calls: Sequence[CoreToolCall], engine_reason: str) -> Any:
+        # OpenAI and vLLM answer "stop" for a call the request named.
+        if calls and self.prompt.plan.mode != "named":
+            return "tool_calls"
+        return engine_reason
+
+
+@dataclass
+class _ChoiceStream:
+    """One choice's stream: its text so far and the calls already sent."""
+
+    text: AssistantStream
+    sent_calls: list[CoreToolCall] = field(default_factory=list)
+    checked_upto: int = 0
+
+    def closed_calls(self, index: int, reading: _Reading) -> list[ChunkChoice]:
+        """Chunks for calls whose ``<tool_call>`` blocks closed since the last look."""
+        if not self.text.parse_tool_calls:
+            return []
+        closed = self.text.text.rfind(TOOL_CALL_CLOSE)
+        if closed < self.checked_upto:
+            return []
+        self.checked_upto = closed + len(TOOL_CALL_CLOSE)
+        output = interpret_output(
+            self.text.text[: self.checked_upto],
+            parse_tool_calls=True,
+            starts_in_reasoning=self.text.starts_in_reasoning,
         )
+        return self.new_calls(index, reading.calls(output))
+
+    def new_calls(self, index: int, calls: Sequence[CoreToolCall]) -> list[ChunkChoice]:
+        """Chunks for the calls not sent yet: id and name, then arguments, per call."""
+        if list(calls[: len(self.sent_calls)]) != self.sent_calls:
+            return []  # sent calls cannot be taken back
+        chunks = []
+        for position in range(len(self.sent_calls), len(calls)):
+            call = openai_tool_calls([calls[position]])[0]
+            chunks.append(
+                _tool_call_chunk(
+                    index,
+                    ToolCallDelta(
+                        index=position,
+                        id=call.id,
+                        type="function",
+                        function=FunctionCallDelta(name=call.function.name),
+                    ),
+                )
+            )
+            chunks.append(
+                _tool_call_chunk(
+                    index,
+                    ToolCallDelta(
+                        index=position,
+                        function=FunctionCallDelta(arguments=call.function.arguments),
+                    ),
+                )
+            )
+            self.sent_calls.append(calls[position])
+        return chunks
 
 
 def _enable_thinking(request: ChatCompletionRequest) -> bool | None:
@@ -224,10 +335,6 @@ def _default(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-def _calls(output: AssistantOutput, keep_one: bool) -> Sequence[CoreToolCall]:
-    return output.calls[:1] if keep_one else output.calls
-
-
 def new_tool_call_id() -> str:
     """An OpenAI-style call id: ``call_`` and 24 random hex digits."""
     return f"call_{secrets.token_hex(12)}"
@@ -246,24 +353,55 @@ def openai_tool_calls(calls: Sequence[CoreToolCall]) -> list[ToolCall]:
     ]
 
 
+def _chat_logprobs(
+    logprobs: Sequence[EngineLogprob] | None, top_logprobs: int | None
+) -> ChatLogprobs | None:
+    """The engine's logprobs in OpenAI's chat shape, ``top_logprobs`` alternatives each."""
+    if top_logprobs is None or logprobs is None:
+        return None
+    return ChatLogprobs(
+        content=[
+            TokenLogprob(
+                token=token.token,
+                logprob=max(token.logprob, LOGPROB_FLOOR),
+                bytes=_utf8(token.token),
+                top_logprobs=[
+                    TopLogprob(token=text, logprob=max(value, LOGPROB_FLOOR), bytes=_utf8(text))
+                    for text, value in token.top[:top_logprobs]
+                ],
+            )
+            for token in logprobs
+        ]
+    )
+
+
+def _utf8(text: str) -> list[int]:
+    return list(text.encode("utf-8", errors="replace"))
+
+
 def _response(
-    result: GenerationResult,
-    prompt: PreparedPrompt,
-    request_id: str,
-    model: str,
-    keep_one_call: bool,
+    result: GenerationResult, reading: _Reading, request_id: str, model: str
 ) -> ChatCompletionResponse:
     choices = []
     for completion in result.completions:
-        output = prompt.read(completion.text, finished_cleanly=completion.finish_reason == "stop")
-        calls = _calls(output, keep_one_call)
+        output = reading.prompt.read(
+            completion.text, finished_cleanly=completion.finish_reason == "stop"
+        )
+        calls = reading.calls(output)
         message = AssistantMessage(
             content=output.content,
+            reasoning=output.reasoning,
             reasoning_content=output.reasoning,
             tool_calls=openai_tool_calls(calls) if calls else None,
         )
-        finish = "tool_calls" if calls else completion.finish_reason
-        choices.append(ChatChoice(index=completion.index, message=message, finish_reason=finish))
+        choices.append(
+            ChatChoice(
+                index=completion.index,
+                message=message,
+                finish_reason=reading.finish_reason(calls, completion.finish_reason),
+                logprobs=_chat_logprobs(completion.logprobs, reading.top_logprobs),
+            )
+        )
     prompt_tokens = result.prompt_token_count
     completion_tokens = result.completion_token_count
     return ChatCompletionResponse(
@@ -279,23 +417,18 @@ def _response(
     )
 
 
-def _text_chunk(index: int, sendable: Any) -> ChunkChoice:
+def _text_chunk(index: int, sendable: Any, logprobs: ChatLogprobs | None) -> ChunkChoice:
+    reasoning = (sendable.reasoning or None) if sendable else None
     return ChunkChoice(
         index=index,
         delta=ChoiceDelta(
-            reasoning_content=sendable.reasoning or None, content=sendable.content or None
+            reasoning=reasoning,
+            reasoning_content=reasoning,
+            content=(sendable.content or None) if sendable else None,
         ),
+        logprobs=logprobs,
     )
 
 
-def _tool_calls_chunk(index: int, calls: Sequence[CoreToolCall]) -> ChunkChoice:
-    deltas = [
-        ToolCallDelta(
-            index=position,
-            id=call.id,
-            type="function",
-            function=FunctionCallDelta(name=call.function.name, arguments=call.function.arguments),
-        )
-        for position, call in enumerate(openai_tool_calls(calls))
-    ]
-    return ChunkChoice(index=index, delta=ChoiceDelta(tool_calls=deltas))
+def _tool_call_chunk(index: int, call: ToolCallDelta) -> ChunkChoice:
+    return ChunkChoice(index=index, delta=ChoiceDelta(tool_calls=[call]))

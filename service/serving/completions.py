@@ -28,6 +28,7 @@ from service.protocol.completions import (
     CompletionResponse,
 )
 from service.serving.generation import (
+    LOGPROB_FLOOR,
     completion_budget,
     new_request_id,
     sampling_options,
@@ -37,8 +38,6 @@ from service.serving.tool_choice import ToolChoicePlan
 # OpenAI's default sampling.
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0
-# OpenAI's JSON has no -inf: vLLM reports impossible tokens at this log-probability.
-LOGPROB_FLOOR = -9999.0
 _PLAIN_TEXT = ToolChoicePlan(mode="none", parse_calls=False)
 
 

@@ -41,6 +41,8 @@ class GenerateService:
                 tools=request_tools(request.tools),
                 tool_choice=request.tool_choice,
                 enable_thinking=request.enable_thinking,
+                # Forced calls come back with arguments that validate, ready for /score.
+                strict_arguments=True,
             )
         else:
             prompt = prepare_raw_prompt(self.engine.tokenizer, request.prompt or "")

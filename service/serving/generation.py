@@ -21,6 +21,9 @@ from service.protocol.chat import ChatMessage
 from service.serving.assistant_output import AssistantOutput, interpret_output
 from service.serving.tool_choice import RequestTools, ToolChoicePlan, plan_tool_choice
 
+# OpenAI's JSON has no -inf: vLLM reports impossible tokens at this log-probability.
+LOGPROB_FLOOR = -9999.0
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedPrompt:
@@ -45,7 +48,7 @@ class PreparedPrompt:
 
 def message_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages as the chat template reads them: text parts joined, OpenAI tool calls kept,
-    ``developer`` treated as ``system``.
+    ``developer`` treated as ``system``, ``reasoning`` passed as ``reasoning_content``.
 
     Raises:
         UnsupportedParameterError: A non-text content part (images, audio).
@@ -55,6 +58,10 @@ def message_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         data = message.model_dump(exclude_none=True)
         if data["role"] == "developer":
             data["role"] = "system"
+        # vLLM's name for the reasoning; chat templates read ``reasoning_content``.
+        reasoning = data.pop("reasoning", None)
+        if reasoning is not None:
+            data.setdefault("reasoning_content", reasoning)
         if isinstance(message.content, list):
             texts = []
             for part in message.content:
@@ -79,13 +86,20 @@ def prepare_chat_prompt(
     tools: RequestTools,
     tool_choice: Any,
     enable_thinking: bool | None,
+    parallel_tool_calls: bool = True,
+    strict_arguments: bool = False,
 ) -> PreparedPrompt:
     """Render ``messages`` with ``tools`` (normalised by
     :func:`~service.serving.tool_choice.request_tools`) under ``tool_choice`` and tokenise the
     result."""
     tokenizer = engine.tokenizer
     plan = plan_tool_choice(
-        tool_choice, tools, tokenizer, supports_json_schema=engine.supports_json_schema
+        tool_choice,
+        tools,
+        tokenizer,
+        supports_json_schema=engine.supports_json_schema,
+        parallel=parallel_tool_calls,
+        strict_arguments=strict_arguments,
     )
     thinking = plan.enable_thinking if plan.enable_thinking is not None else enable_thinking
     prompt = tokenizer.render_chat(
@@ -163,7 +177,11 @@ def sampling_options(
         stop=stops + plan.stop,
         presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty,
-        json_schema=plan.json_schema if plan.json_schema is not None else json_schema,
+        # A forced call's grammar wins over response_format, as in vLLM.
+        json_schema=plan.json_schema
+        if plan.json_schema is not None or plan.structural_tag is not None
+        else json_schema,
+        structural_tag=plan.structural_tag,
         banned_token_ids=plan.banned_token_ids,
     )
 

@@ -4,12 +4,15 @@ and whether to parse calls out of the output.
 * ``auto`` (the default with tools): tools in the prompt, the output parsed by the core parser.
 * ``none``: tools stay in the prompt (the model knows them) but the ``<tool_call>`` token is
   banned and nothing is parsed: the answer is text.
-* ``required`` / a named function: exactly one call is forced. Reasoning is skipped (an empty
-  ``<think>`` block pre-filled where the template supports it), the prompt ends with the
-  template's ``<tool_call>`` opener, and, on engines with structured outputs (vLLM), decoding
-  is constrained to ``{"name": <one of the tools>, "arguments": <its parameter schema>}``
-  (schemas normalised by the core, so BFCL and xLAM tools work too). Engines without them get
-  a longer forced prefix (the function name for a named choice) and a ``</tool_call>`` stop.
+* ``required`` / a named function: calls are forced — one or more for ``required`` (one with
+  ``parallel_tool_calls: false``), exactly one for a named function, as OpenAI and vLLM do. On
+  engines with structured outputs (vLLM) and a Hermes template, decoding follows the structural
+  tag stock vLLM's Hermes parser builds (:func:`hermes_calls_tag`: ``<tool_call>`` blocks naming
+  the allowed tools; arguments follow the schema for ``strict`` tools), so both servers write
+  the same calls. Other engines skip reasoning (an empty ``<think>`` block pre-filled where the
+  template supports it), end the prompt with the ``<tool_call>`` opener and, with a JSON-schema
+  constraint, get one ``{"name", "arguments"}`` object; without one, a longer forced prefix (the
+  function name for a named choice) and a ``</tool_call>`` stop.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class ToolChoicePlan:
     forced_prefix: str = ""
     closing_suffix: str = ""
     json_schema: Mapping[str, Any] | None = None
+    structural_tag: Mapping[str, Any] | None = None
     stop: tuple[str, ...] = ()
     banned_token_ids: tuple[int, ...] = ()
     enable_thinking: bool | None = None
@@ -108,8 +112,12 @@ def plan_tool_choice(
     tokenizer: ChatTokenizer,
     *,
     supports_json_schema: bool,
+    parallel: bool = True,
+    strict_arguments: bool = False,
 ) -> ToolChoicePlan:
-    """The plan for ``tool_choice`` (a string, a named-function object/dict, or None).
+    """The plan for ``tool_choice`` (a string, a named-function object/dict, or None);
+    ``parallel`` false allows one call at most (``parallel_tool_calls``); ``strict_arguments``
+    holds every forced call's arguments to its tool's schema, as if every tool were ``strict``.
 
     Raises:
         InvalidChatRequestError: ``required`` or a named function without tools, or a name
@@ -139,7 +147,12 @@ def plan_tool_choice(
         )
     chosen = [specs[function_name]] if function_name is not None else list(specs.values())
     return _forced_call_plan(
-        mode, chosen, tokenizer.writes_hermes_tool_calls, supports_json_schema=supports_json_schema
+        mode,
+        chosen,
+        tokenizer.writes_hermes_tool_calls,
+        supports_json_schema=supports_json_schema,
+        strict_names=frozenset(specs) if strict_arguments else strict_tool_names(tools.template),
+        parallel=parallel,
     )
 
 
@@ -183,13 +196,73 @@ def call_schema(spec: ToolSpec) -> dict[str, Any]:
     }
 
 
+def hermes_calls_tag(
+    specs: Sequence[ToolSpec], strict_names: frozenset[str], *, at_most_one: bool
+) -> dict[str, Any]:
+    """The xgrammar structural tag vLLM's Hermes parser builds for a forced choice.
+
+    One or more ``<tool_call>`` blocks (exactly one when ``at_most_one``), each naming one of
+    ``specs``; a tool's arguments follow its schema only when the tool is ``strict`` (OpenAI's
+    meaning of the flag), otherwise any JSON value. Token for token what stock vLLM
+    constrains, so the same model writes the same calls behind both servers.
+
+    Example:
+        >>> from service.core.schema import normalise_tools
+        >>> spec = normalise_tools([{"name": "f", "parameters": {"x": {"type": "int"}}}])["f"]
+        >>> tag = hermes_calls_tag([spec], frozenset(), at_most_one=True)
+        >>> tag["format"]["tags"][0]["begin"], tag["format"]["stop_after_first"]
+        ('<tool_call>\\n{"name": "f", "arguments": ', True)
+    """
+    tags = []
+    for spec in specs:
+        arguments = dict(spec.json_schema) if spec.name in strict_names else True
+        for begin, end in (
+            (f"{TOOL_CALL_OPEN}\n", f"}}\n{TOOL_CALL_CLOSE}"),
+            (TOOL_CALL_OPEN, f"}}{TOOL_CALL_CLOSE}"),
+        ):
+            tags.append(
+                {
+                    "type": "tag",
+                    "begin": f'{begin}{{"name": {json.dumps(spec.name)}, "arguments": ',
+                    "content": {"type": "json_schema", "json_schema": arguments},
+                    "end": end,
+                }
+            )
+    return {
+        "type": "structural_tag",
+        "format": {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": "",
+            "at_least_one": True,
+            "stop_after_first": at_most_one,
+        },
+    }
+
+
+def strict_tool_names(tools: Sequence[Mapping[str, Any]] | None) -> frozenset[str]:
+    """Names of the OpenAI-form tools sent with ``"strict": true``."""
+    names = set()
+    for tool in tools or ():
+        function = tool.get("function")
+        if isinstance(function, Mapping) and function.get("strict") is True:
+            names.add(str(function.get("name")))
+    return frozenset(names)
+
+
 def _forced_call_plan(
     mode: ToolChoiceMode,
     specs: Sequence[ToolSpec],
     hermes: bool,
     *,
     supports_json_schema: bool,
+    strict_names: frozenset[str] = frozenset(),
+    parallel: bool = True,
 ) -> ToolChoicePlan:
+    if supports_json_schema and hermes:
+        # The grammar writes the whole call, tags included, as stock vLLM's does.
+        tag = hermes_calls_tag(specs, strict_names, at_most_one=mode == "named" or not parallel)
+        return ToolChoicePlan(mode=mode, parse_calls=True, structural_tag=tag)
     opener = f"{TOOL_CALL_OPEN}\n" if hermes else ""
     if supports_json_schema:
         schemas = [call_schema(spec) for spec in specs]
@@ -197,7 +270,6 @@ def _forced_call_plan(
             mode=mode,
             parse_calls=True,
             forced_prefix=opener,
-            closing_suffix=f"\n{TOOL_CALL_CLOSE}" if hermes else "",
             json_schema=schemas[0] if len(schemas) == 1 else {"anyOf": schemas},
             enable_thinking=False,
         )

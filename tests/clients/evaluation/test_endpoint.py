@@ -104,3 +104,8 @@ def test_prediction_keeps_content_reasoning_and_calls_only() -> None:
         "role": "assistant",
         "content": "hi",
     }
+
+
+def test_reasoning_is_read_under_vllms_name_too() -> None:
+    vllm_message = {"role": "assistant", "content": "hi", "reasoning": "because"}
+    assert prediction_from_message(vllm_message, {})["reasoning_content"] == "because"

@@ -147,40 +147,71 @@ async def test_no_tools_means_no_parsing(tokenizer: ChatTokenizer) -> None:
     assert "<tools>" not in _prompt_text(engine)
 
 
-async def test_required_forces_one_call_with_a_grammar_over_all_tools(
+async def test_required_allows_one_or_more_calls_with_vllms_grammar(
     tokenizer: ChatTokenizer,
 ) -> None:
-    engine = ScriptedEngine(tokenizer, replies=['{"name":"get_time","arguments":{"zone":"UTC"}}'])
-    response = await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice="required")
+    reply = (
+        '<tool_call>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</tool_call>'
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    )
+    engine = ScriptedEngine(tokenizer, replies=[reply])
+    strict_weather = {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "strict": True}}
+    response = await _complete(
+        engine, tools=[strict_weather, TIME], tool_choice="required", enable_thinking=False
+    )
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
     calls = choice.message.tool_calls or []
     assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
-        ("get_time", {"zone": "UTC"})
+        ("get_time", {"zone": "UTC"}),
+        ("get_weather", {"city": "Oslo"}),
     ]
-    prompt = _prompt_text(engine)
-    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n<tool_call>\n")
-    schema = engine.requests[-1].options.json_schema
-    assert schema is not None
-    assert [option["properties"]["name"]["enum"] for option in schema["anyOf"]] == [
-        ["get_weather"],
-        ["get_time"],
-    ]
-    weather_arguments = schema["anyOf"][0]["properties"]["arguments"]
+    # The grammar writes the tags itself: nothing is forced into the prompt.
+    assert _prompt_text(engine).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    options = engine.requests[-1].options
+    assert options.json_schema is None and options.structural_tag is not None
+    tag = options.structural_tag["format"]
+    assert (tag["type"], tag["at_least_one"], tag["stop_after_first"]) == (
+        "tags_with_separator",
+        True,
+        False,
+    )
+    begins = [t["begin"] for t in tag["tags"]]
+    assert begins[0] == '<tool_call>\n{"name": "get_weather", "arguments": '
+    assert begins[2] == '<tool_call>\n{"name": "get_time", "arguments": '
+    # Arguments follow the schema only for the strict tool (OpenAI's meaning of strict).
+    weather_arguments = tag["tags"][0]["content"]["json_schema"]
     assert weather_arguments["required"] == ["city"]
-    assert weather_arguments["additionalProperties"] is False
+    assert tag["tags"][2]["content"]["json_schema"] is True
+
+
+async def test_required_without_parallel_calls_stops_after_one(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL])
+    await _complete(
+        engine, tools=[WEATHER_TOOL, TIME], tool_choice="required", parallel_tool_calls=False
+    )
+    tag = engine.requests[-1].options.structural_tag
+    assert tag is not None and tag["format"]["stop_after_first"] is True
 
 
 async def test_named_tool_choice_constrains_to_that_function(tokenizer: ChatTokenizer) -> None:
     engine = ScriptedEngine(
-        tokenizer, replies=['{"name":"get_weather","arguments":{"city":"Oslo"}}']
+        tokenizer,
+        replies=[
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city":"Oslo"}}\n</tool_call>'
+        ],
     )
     named = {"type": "function", "function": {"name": "get_weather"}}
     choice = (await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice=named)).choices[0]
-    assert choice.finish_reason == "tool_calls"
+    # OpenAI and vLLM finish a named call with "stop".
+    assert choice.finish_reason == "stop"
     assert choice.message.tool_calls[0].function.arguments == '{"city": "Oslo"}'  # type: ignore[index]
-    schema = engine.requests[-1].options.json_schema
-    assert schema is not None and schema["properties"]["name"]["enum"] == ["get_weather"]
+    tag = engine.requests[-1].options.structural_tag
+    assert tag is not None and tag["format"]["stop_after_first"] is True
+    assert {t["begin"] for t in tag["format"]["tags"]} == {
+        '<tool_call>\n{"name": "get_weather", "arguments": ',
+        '<tool_call>{"name": "get_weather", "arguments": ',
+    }
 
 
 async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
@@ -189,7 +220,7 @@ async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
     engine = ScriptedEngine(tokenizer, replies=['{"city": "Oslo"}}\n'], supports_json_schema=False)
     named = {"type": "function", "function": {"name": "get_weather"}}
     choice = (await _complete(engine, tools=[WEATHER_TOOL], tool_choice=named)).choices[0]
-    assert choice.finish_reason == "tool_calls"
+    assert choice.finish_reason == "stop"
     assert choice.message.tool_calls[0].function.name == "get_weather"  # type: ignore[index]
     assert _prompt_text(engine).endswith('<tool_call>\n{"name": "get_weather", "arguments": ')
     options = engine.requests[-1].options
@@ -210,7 +241,7 @@ async def test_named_tool_choice_without_a_grammar_writes_the_name_itself(
             "request:unknown_tool_choice",
         ),
         ({"n": 2, "temperature": 0}, InvalidChatRequestError, "request:greedy_with_n"),
-        ({"logprobs": True}, UnsupportedParameterError, "request:unsupported_parameter"),
+        ({"top_logprobs": 2}, UnsupportedParameterError, "request:invalid_logprobs"),
         ({"max_tokens": 5000}, PromptTooLongError, "request:context_length_exceeded"),
         (
             {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 3}}}]},
@@ -248,18 +279,35 @@ async def _collect_stream(engine: ScriptedEngine, **fields: Any) -> list[dict[st
 
 
 def _assemble(chunks: list[dict[str, Any]], index: int = 0) -> dict[str, Any]:
-    """What an OpenAI client builds from the chunks of one choice."""
+    """What an OpenAI client builds from the chunks of one choice: call deltas merged by index.
+
+    Checks the order vLLM streams a call in: a delta with its id and name, then arguments.
+    """
     message: dict[str, Any] = {"content": "", "reasoning_content": "", "tool_calls": []}
     finish = None
+    calls: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
         for choice in chunk["choices"]:
             if choice["index"] != index:
                 continue
             delta = choice["delta"]
+            assert delta.get("reasoning") == delta.get("reasoning_content")
             message["content"] += delta.get("content") or ""
             message["reasoning_content"] += delta.get("reasoning_content") or ""
-            message["tool_calls"] += delta.get("tool_calls") or []
+            for call in delta.get("tool_calls") or []:
+                function = call["function"]
+                if call["index"] not in calls:
+                    assert call["id"] and function["name"] and "arguments" not in function
+                    calls[call["index"]] = {
+                        "index": call["index"],
+                        "id": call["id"],
+                        "function": {"name": function["name"], "arguments": ""},
+                    }
+                else:
+                    assert "id" not in call and "name" not in function
+                    calls[call["index"]]["function"]["arguments"] += function["arguments"]
             finish = choice.get("finish_reason") or finish
+    message["tool_calls"] = [calls[position] for position in sorted(calls)]
     return {**message, "finish_reason": finish}
 
 
@@ -378,3 +426,78 @@ async def test_an_error_after_the_stream_started_is_reported_in_band(
             "code": "engine:failed",
         }
     }
+
+
+async def test_a_streamed_call_goes_out_when_its_block_closes(tokenizer: ChatTokenizer) -> None:
+    second = '\n<tool_call>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</tool_call>'
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL + second], piece_size=4)
+    # With logprobs every engine delta makes a chunk, so the chunks show when a call went out.
+    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL, TIME], logprobs=True)
+    call_chunks = [
+        i for i, c in enumerate(chunks) if c["choices"] and "tool_calls" in c["choices"][0]["delta"]
+    ]
+    first_call_names = [
+        chunks[i]["choices"][0]["delta"]["tool_calls"][0]["function"].get("name")
+        for i in call_chunks
+    ]
+    assert first_call_names == ["get_weather", None, "get_time", None]
+    # The first call's two chunks come before the second block was even generated.
+    assert call_chunks[1] + 1 < call_chunks[2]
+    assert _assemble(chunks)["finish_reason"] == "tool_calls"
+
+
+async def test_reasoning_is_sent_under_both_names(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["<think>\nhmm\n</think>\n\nSunny."])
+    message = (await _complete(engine)).choices[0].message
+    assert (message.reasoning, message.reasoning_content, message.content) == (
+        "hmm",
+        "hmm",
+        "Sunny.",
+    )
+
+
+async def test_reasoning_sent_back_under_either_name_reaches_the_template(
+    tokenizer: ChatTokenizer,
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    for name in ("reasoning", "reasoning_content"):
+        engine = ScriptedEngine(tokenizer, replies=["ok"])
+        # The template shows reasoning of the turns after the last user message.
+        messages = [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": "", "tool_calls": [call], name: "Need a city."},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        ]
+        await _complete(engine, messages=messages)
+        assert "Need a city." in _prompt_text(engine)
+
+
+async def test_logprobs_are_passed_through_in_openais_shape(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, replies=["Sunny in Paris."])
+    choice = (await _complete(engine, logprobs=True, top_logprobs=2)).choices[0]
+    assert engine.requests[-1].options.logprobs == 2
+    assert choice.logprobs is not None and choice.logprobs.content is not None
+    tokens = [tokenizer.decode([t]) for t in tokenizer.encode("Sunny in Paris.")]
+    assert [entry.token for entry in choice.logprobs.content] == tokens
+    second = choice.logprobs.content[1]
+    assert (second.logprob, second.bytes) == (-0.1, list(tokens[1].encode()))
+    assert [(top.token, top.logprob) for top in second.top_logprobs] == [
+        (tokens[1], -0.1),
+        ("alt0", -1.1),
+    ]
+    chunks = await _collect_stream(engine, logprobs=True, top_logprobs=2)
+    streamed = [
+        entry["token"]
+        for chunk in chunks
+        for choice in chunk["choices"]
+        if choice.get("logprobs")
+        for entry in choice["logprobs"]["content"]
+    ]
+    assert "".join(streamed) == "Sunny in Paris."
+
+
+async def test_logprobs_on_an_engine_without_them_are_refused(tokenizer: ChatTokenizer) -> None:
+    engine = ScriptedEngine(tokenizer, supports_logprobs=False)
+    with pytest.raises(UnsupportedParameterError) as raised:
+        await _complete(engine, logprobs=True)
+    assert raised.value.param == "logprobs"

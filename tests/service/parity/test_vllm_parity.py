@@ -1,0 +1,308 @@
+"""ToolGrade's ``/v1`` against stock vLLM's OpenAI server, field by field, via the ``openai`` SDK.
+
+The same requests (greedy, so both engines write the same tokens) go to ToolGrade's shared
+engine server, to stock vLLM with its Hermes parser and to stock vLLM with ToolGrade's parser
+plugin: every ``tool_choice``, streaming and not, parallel calls, reasoning, logprobs, the
+48-token ``required`` case, and ``/v1/completions``. Answers are compared whole after removing
+what differs by nature (ids, timestamps, ``system_fingerprint``) and the differences the README
+lists, each removed by a named step below so the list stays honest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai import OpenAI
+
+from tests.fixtures.models import requires_vllm
+from tests.fixtures.servers import LiveServer
+
+pytestmark = [requires_vllm, pytest.mark.slow]
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Local time in a time zone",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
+    },
+}
+NO_THINKING = {"chat_template_kwargs": {"enable_thinking": False}}
+QUESTION = [{"role": "user", "content": "What is the weather in Paris, and the time in Tokyo?"}]
+
+#: name -> chat request (messages added); greedy, short budgets.
+CHAT_CASES: dict[str, dict[str, Any]] = {
+    "plain": {"max_tokens": 16},
+    "plain_no_thinking": {"max_tokens": 16, "extra_body": NO_THINKING},
+    "auto": {"tools": [WEATHER, TIME], "max_tokens": 32, "extra_body": NO_THINKING},
+    "auto_thinking_on": {"tools": [WEATHER, TIME], "max_tokens": 32},
+    "none": {
+        "tools": [WEATHER, TIME],
+        "tool_choice": "none",
+        "max_tokens": 24,
+        "extra_body": NO_THINKING,
+    },
+    "required_48_tokens": {
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "max_tokens": 48,
+        "extra_body": NO_THINKING,
+    },
+    "required_parallel": {
+        "tools": [WEATHER, TIME],
+        "tool_choice": "required",
+        "max_tokens": 160,
+        "extra_body": NO_THINKING,
+    },
+    "named": {
+        "tools": [WEATHER, TIME],
+        "tool_choice": {"type": "function", "function": {"name": "get_time"}},
+        "max_tokens": 48,
+        "extra_body": NO_THINKING,
+    },
+    "logprobs": {"max_tokens": 6, "logprobs": True, "top_logprobs": 3, "extra_body": NO_THINKING},
+}
+
+VLLM_ONLY_KEYS = frozenset(
+    {
+        "id",
+        "created",
+        "system_fingerprint",
+        "service_tier",
+        "stop_reason",
+        "token_ids",
+        "prompt_logprobs",
+        "prompt_token_ids",
+        "kv_transfer_params",
+        "ec_transfer_params",
+        "metrics",
+        "completion_tokens_details",
+        "prompt_tokens_details",
+        "refusal",
+        "annotations",
+        "audio",
+        "function_call",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def clients(
+    engine_server: LiveServer, stock_vllm_servers: dict[str, LiveServer]
+) -> dict[str, OpenAI]:
+    servers = {"toolgrade": engine_server, **stock_vllm_servers}
+    return {
+        name: OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", timeout=300)
+        for name, server in servers.items()
+    }
+
+
+def _model(client: OpenAI) -> str:
+    return client.models.list().data[0].id
+
+
+def _clean(value: Any) -> Any:
+    """Drop nulls, empty lists of calls and the keys only one side sends by nature."""
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            if key in VLLM_ONLY_KEYS or item is None or (key == "tool_calls" and item == []):
+                continue
+            cleaned[key] = _clean(item)
+        return cleaned
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _reasoning_alias(message: dict[str, Any]) -> None:
+    """ToolGrade also sends ``reasoning_content`` (older clients read it), equal to ``reasoning``."""
+    if "reasoning_content" in message:
+        assert message.pop("reasoning_content") == message.get("reasoning")
+
+
+def chat_answer(client: OpenAI, case: dict[str, Any]) -> dict[str, Any]:
+    response = client.chat.completions.create(
+        model=_model(client), messages=QUESTION, temperature=0, **case
+    )
+    body = _clean(response.model_dump())
+    for choice in body["choices"]:
+        _reasoning_alias(choice["message"])
+        for call in choice["message"].get("tool_calls", []):
+            assert call["id"]
+            call.pop("id")
+    return body
+
+
+def joined_stream(client: OpenAI, case: dict[str, Any]) -> dict[str, Any]:
+    """The stream folded into one message per choice (plus the usage chunk)."""
+    stream = client.chat.completions.create(
+        model=_model(client),
+        messages=QUESTION,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        **case,
+    )
+    choices: dict[int, dict[str, Any]] = {}
+    usage = None
+    role_first = None
+    for chunk in stream:
+        data = chunk.model_dump()
+        assert data["object"] == "chat.completion.chunk"
+        if data.get("usage"):
+            assert data["choices"] == []
+            usage = _clean(data["usage"])
+        for choice in data["choices"]:
+            joined = choices.setdefault(
+                choice["index"], {"content": "", "reasoning": "", "calls": {}, "logprobs": []}
+            )
+            delta = choice["delta"]
+            if role_first is None:
+                role_first = delta.get("role")
+            joined["content"] += delta.get("content") or ""
+            reasoning = delta.get("reasoning") or ""
+            if "reasoning_content" in delta and delta["reasoning_content"] is not None:
+                assert delta["reasoning_content"] == reasoning
+            joined["reasoning"] += reasoning
+            for call in delta.get("tool_calls") or []:
+                entry = joined["calls"].setdefault(call["index"], {"name": "", "arguments": ""})
+                function = call.get("function") or {}
+                if function.get("name"):
+                    assert call["id"], "the first delta of a call carries its id"
+                    assert not entry["arguments"], "name and id come before the arguments"
+                entry["name"] += function.get("name") or ""
+                entry["arguments"] += function.get("arguments") or ""
+            if choice.get("logprobs"):
+                joined["logprobs"] += choice["logprobs"]["content"] or []
+            if choice.get("finish_reason"):
+                joined["finish_reason"] = choice["finish_reason"]
+    assert role_first == "assistant"
+    return {
+        "choices": {
+            index: {
+                **joined,
+                "calls": [joined["calls"][i] for i in sorted(joined["calls"])],
+                "logprobs": _clean(joined["logprobs"]),
+            }
+            for index, joined in choices.items()
+        },
+        "usage": usage,
+    }
+
+
+def message_as_stream(body: dict[str, Any]) -> dict[str, Any]:
+    """A non-streamed answer in :func:`joined_stream`'s shape (what the stream must join to)."""
+    choices = {}
+    for choice in body["choices"]:
+        message = choice["message"]
+        choices[choice["index"]] = {
+            "content": message.get("content") or "",
+            "reasoning": message.get("reasoning") or "",
+            "calls": [call["function"] for call in message.get("tool_calls", [])],
+            "logprobs": (choice.get("logprobs") or {}).get("content") or [],
+            "finish_reason": choice["finish_reason"],
+        }
+    return {"choices": choices, "usage": body["usage"]}
+
+
+@pytest.fixture(scope="module")
+def answers(clients: dict[str, OpenAI]) -> Iterator[dict[tuple[str, str, bool], Any]]:
+    """Every case from every server, streamed and not (asked once, shared by the tests)."""
+    cache: dict[tuple[str, str, bool], Any] = {}
+
+    def ask(server: str, case: str, stream: bool) -> Any:
+        key = (server, case, stream)
+        if key not in cache:
+            ask_one = joined_stream if stream else chat_answer
+            cache[key] = ask_one(clients[server], CHAT_CASES[case])
+        return cache[key]
+
+    yield ask  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("case", list(CHAT_CASES))
+@pytest.mark.parametrize("stock", ["hermes", "toolgrade_plugin"])
+def test_chat_answers_match_stock_vllm(answers: Any, case: str, stock: str) -> None:
+    assert answers("toolgrade", case, False) == answers(stock, case, False)
+
+
+@pytest.mark.parametrize("case", list(CHAT_CASES))
+@pytest.mark.parametrize("stock", ["hermes", "toolgrade_plugin"])
+def test_joined_streams_match_stock_vllm(answers: Any, case: str, stock: str) -> None:
+    assert answers("toolgrade", case, True) == answers(stock, case, True)
+
+
+@pytest.mark.parametrize("case", list(CHAT_CASES))
+def test_toolgrades_stream_joins_to_its_answer(answers: Any, case: str) -> None:
+    assert answers("toolgrade", case, True) == message_as_stream(answers("toolgrade", case, False))
+
+
+def test_the_48_token_required_case_is_answered_as_vllm_answers_it(answers: Any) -> None:
+    """The untrained model never closes the argument string: no calls, the partial markup as
+    content, finish_reason "length" — on every server."""
+    for server in ("toolgrade", "hermes", "toolgrade_plugin"):
+        choice = answers(server, "required_48_tokens", False)["choices"][0]
+        assert choice["finish_reason"] == "length"
+        assert "tool_calls" not in choice["message"]
+        assert choice["message"]["content"].startswith('<tool_call>\n{"name": "get_weather"')
+
+
+def test_logprobs_are_the_engines(answers: Any) -> None:
+    choice = answers("toolgrade", "logprobs", False)["choices"][0]
+    tokens = choice["logprobs"]["content"]
+    assert len(tokens) == answers("toolgrade", "logprobs", False)["usage"]["completion_tokens"]
+    assert all(len(token["top_logprobs"]) == 3 for token in tokens)
+    assert "".join(token["token"] for token in tokens) == choice["message"]["content"]
+
+
+@pytest.mark.parametrize("stock", ["hermes", "toolgrade_plugin"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_completions_match_stock_vllm(clients: dict[str, OpenAI], stock: str, stream: bool) -> None:
+    prompt = "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"
+
+    def ask(client: OpenAI) -> Any:
+        kwargs: dict[str, Any] = {"max_tokens": 8, "temperature": 0, "logprobs": 2}
+        if not stream:
+            response = client.completions.create(model=_model(client), prompt=prompt, **kwargs)
+            return _clean(response.model_dump())
+        text, tokens, finish, usage = "", [], None, None
+        for chunk in client.completions.create(
+            model=_model(client),
+            prompt=prompt,
+            stream=True,
+            stream_options={"include_usage": True},
+            **kwargs,
+        ):
+            data = chunk.model_dump()
+            usage = data.get("usage") or usage
+            for choice in data["choices"]:
+                text += choice["text"]
+                tokens += choice["logprobs"]["tokens"]
+                finish = choice.get("finish_reason") or finish
+        return {"text": text, "tokens": tokens, "finish": finish, "usage": _clean(usage)}
+
+    assert ask(clients["toolgrade"]) == ask(clients[stock])
+
+
+def test_the_plugin_gives_the_calls_toolgrade_scores(answers: Any) -> None:
+    """Stock vLLM with the plugin and ToolGrade parse the same text to the same calls."""
+    for case in ("auto", "required_parallel", "named"):
+        plugin = answers("toolgrade_plugin", case, False)["choices"][0]["message"]
+        ours = answers("toolgrade", case, False)["choices"][0]["message"]
+        assert json.dumps(plugin.get("tool_calls")) == json.dumps(ours.get("tool_calls"))
