@@ -131,7 +131,7 @@ def _clean(value: Any) -> Any:
 
 
 def _reasoning_alias(message: dict[str, Any]) -> None:
-    """ToolGrade also sends ``reasoning_content`` (older clients read it), equal to ``reasoning``."""
+    """ToolGrade also sends ``reasoning_content`` (for older clients), equal to ``reasoning``."""
     if "reasoning_content" in message:
         assert message.pop("reasoning_content") == message.get("reasoning")
 
