@@ -14,17 +14,12 @@ the completion ends — so the concatenated stream equals the non-streamed messa
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from service.core.parsing import parse_answer, split_reasoning
 from service.core.parsing.hermes import THINK_CLOSE, THINK_OPEN
+from service.core.parsing.streaming import settled_content
 from service.core.types import ToolCall
-
-# Characters where a call may begin in content: Hermes/XML markup, JSON, a Markdown fence.
-_CALL_START = re.compile(r"[<{\[`]")
-# Content that starts with a dotted identifier and maybe "(" may be a Python-style ``f(a=1)``.
-_CALL_SYNTAX_START = re.compile(r"[A-Za-z_][\w.]*(\(.*)?", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +143,7 @@ class AssistantStream:
 
     def _safe_content(self, content: str) -> str:
         if self.parse_tool_calls:
-            if _CALL_SYNTAX_START.fullmatch(content):
-                return ""
-            start = _CALL_START.search(content)
-            if start is not None:
-                content = content[: start.start()]
+            return settled_content(content)
         # Trailing whitespace may end the content (stripped) or separate more words.
         return content.rstrip()
 
