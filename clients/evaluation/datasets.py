@@ -50,8 +50,12 @@ class EvalItem:
 
 # BFCL ids are "<category>_<n>" or, for the live sets, "<category>_<n>-<m>-<k>".
 _BFCL_ID = re.compile(r"^(?P<category>.+?)_\d+(?:-\d+)*$")
+# "BFCL_v4" of "BFCL_v4_format_sensitivity": the prefix of the category files beside it.
+_BFCL_VERSION_PREFIX = re.compile(r"^(BFCL_v\d+)_")
 # Categories shipped without possible answers because the right answer is "no call".
 _NO_CALL_CATEGORIES = ("irrelevance", "live_irrelevance")
+# Categories where any call is right (no possible answers either).
+_ANY_CALL_CATEGORIES = ("live_relevance",)
 
 
 def load_dataset(
@@ -65,8 +69,10 @@ def load_dataset(
     """Load evaluation items from a file (or a prepared-split directory).
 
     Args:
-        path: an xLAM JSON/JSONL file, a BFCL question file (JSON lines), or a prepared split
-            (TRL ``messages`` + ``tools`` JSONL, or the directory holding it).
+        path: an xLAM JSON/JSONL file, a BFCL question file (JSON lines), a BFCL id selection
+            (``BFCL_v4_format_sensitivity.json``: ``{category: [ids]}``, the items read from
+            the category files beside it), or a prepared split (TRL ``messages`` + ``tools``
+            JSONL, or the directory holding it).
         answers: the BFCL possible-answer file; by default ``possible_answer/<name>`` next to
             ``path`` (BFCL's own layout). Irrelevance categories need none.
         dataset_format: force a layout instead of detecting it from the first row.
@@ -80,6 +86,13 @@ def load_dataset(
         DatasetError: unreadable file, unknown layout, missing answers, duplicate ids.
     """
     path = _dataset_file(path)
+    id_selection = _bfcl_id_selection(path)
+    if id_selection is not None:
+        items = _selected_bfcl_items(path, id_selection)
+        _check_unique_ids(items)
+        if categories:
+            items = [item for item in items if item.category in set(categories)]
+        return items[:limit] if limit is not None else items
     rows = _read_rows(path)
     if not rows:
         raise DatasetError(f"{path} holds no rows", label="dataset:empty")
@@ -167,6 +180,13 @@ def bfcl_items(
             reference = answers[item_id]
         elif category in _NO_CALL_CATEGORIES:
             reference = []
+        elif category in _ANY_CALL_CATEGORIES:
+            raise DatasetError(
+                f"BFCL row {item_id!r} is a relevance item (any call is right), which a "
+                "reference cannot state yet: run it with BFCL's own runner against ToolGrade's "
+                "/v1/completions (README)",
+                label="dataset:any_call_reference_unsupported",
+            )
         else:
             raise DatasetError(
                 f"BFCL row {item_id!r} has no possible answer (pass the answer file)",
@@ -280,6 +300,52 @@ def _detect_format(rows: Sequence[Mapping[str, Any]], path: Path) -> DatasetForm
         f"or a prepared split (messages/tools); first row keys: {sorted(row)}",
         label="dataset:unknown_format",
     )
+
+
+def _bfcl_id_selection(path: Path) -> dict[str, list[str]] | None:
+    """A BFCL id selection file (``{category: [ids]}``, one JSON object), or None."""
+    if not path.is_file() or path.suffix != ".json":
+        return None
+    text = path.read_text(encoding="utf-8")
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # JSON lines: a question file
+    if not isinstance(value, dict) or "id" in value or not value:
+        return None
+    if not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in value.values()
+    ):
+        return None
+    return {str(category): list(ids) for category, ids in value.items()}
+
+
+def _selected_bfcl_items(path: Path, selection: Mapping[str, list[str]]) -> list[EvalItem]:
+    """The selected items, read from ``<prefix>_<category>.json`` beside the selection file
+    (BFCL's layout: ``BFCL_v4_format_sensitivity.json`` selects from ``BFCL_v4_simple_python.json``
+    and the others), answers from their ``possible_answer`` files."""
+    version = _BFCL_VERSION_PREFIX.match(path.stem)
+    prefix = version.group(1) if version else path.stem
+    items = []
+    for category, ids in selection.items():
+        source = path.parent / f"{prefix}_{category}.json"
+        if not source.is_file():
+            raise DatasetError(
+                f"{path} selects {category!r} items, but {source} does not exist",
+                label="dataset:not_found",
+            )
+        wanted = set(ids)
+        chosen = [row for row in _read_rows(source) if str(row.get("id")) in wanted]
+        found = {str(row["id"]) for row in chosen}
+        if found != wanted:
+            raise DatasetError(
+                f"{source} lacks the selected ids {sorted(wanted - found)[:5]}",
+                label="dataset:missing_item",
+            )
+        items.extend(bfcl_items(chosen, _read_bfcl_answers(source, None)))
+    return items
 
 
 def _read_bfcl_answers(questions: Path, answers: Path | None) -> dict[str, Any] | None:

@@ -254,3 +254,59 @@ def test_rows_written_by_toolgrade_prepare_load_with_their_references(tmp_path: 
         assert item.messages[0] == {"role": "system", "content": "Use the tools."}
         assert item.messages[-1] == {"role": "user", "content": raw["query"]}
         assert item.reference == list(row.answers)
+
+
+def test_a_bfcl_id_selection_loads_its_items_from_the_category_files(tmp_path: Path) -> None:
+    """BFCL's format_sensitivity file selects ids from the category files beside it."""
+    function = {"name": "f", "parameters": {"type": "dict", "properties": {}}}
+    rows = [
+        {
+            "id": f"simple_python_{n}",
+            "question": [[{"role": "user", "content": str(n)}]],
+            "function": [function],
+        }
+        for n in range(3)
+    ]
+    write_jsonl(tmp_path / "BFCL_v4_simple_python.json", rows)
+    write_jsonl(
+        tmp_path / "possible_answer" / "BFCL_v4_simple_python.json",
+        [{"id": row["id"], "ground_truth": [{"f": {}}]} for row in rows],
+    )
+    selection = tmp_path / "BFCL_v4_format_sensitivity.json"
+    selection.write_text(
+        json.dumps({"simple_python": ["simple_python_2", "simple_python_0"]}, indent=4)
+    )
+    items = load_dataset(selection)
+    assert [(item.id, item.category, item.reference) for item in items] == [
+        ("simple_python_0", "simple_python", [{"f": {}}]),
+        ("simple_python_2", "simple_python", [{"f": {}}]),
+    ]
+    selection.write_text(json.dumps({"simple_python": ["simple_python_9"]}))
+    with pytest.raises(DatasetError) as raised:
+        load_dataset(selection)
+    assert raised.value.label == "dataset:missing_item"
+
+
+def test_bfcls_own_format_sensitivity_file_loads() -> None:
+    bfcl = pytest.importorskip("bfcl_eval")
+    data = Path(bfcl.__file__).parent / "data"
+    items = load_dataset(data / "BFCL_v4_format_sensitivity.json")
+    selection = json.loads((data / "BFCL_v4_format_sensitivity.json").read_text())
+    assert len(items) == sum(len(ids) for ids in selection.values())
+    assert all(item.reference for item in items)
+
+
+def test_bfcl_relevance_items_say_why_they_cannot_be_scored(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "BFCL_v4_live_relevance.json",
+        [
+            {
+                "id": "live_relevance_0-0-0",
+                "question": [[{"role": "user", "content": "draw"}]],
+                "function": [WEATHER_TOOL],
+            }
+        ],
+    )
+    with pytest.raises(DatasetError) as raised:
+        load_dataset(path)
+    assert raised.value.label == "dataset:any_call_reference_unsupported"
