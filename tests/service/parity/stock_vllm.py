@@ -1,12 +1,10 @@
 """Stock vLLM OpenAI servers on the default model, to compare ToolGrade's ``/v1`` with.
 
-Two session-scoped servers, started once and together (each start costs about a minute of the
-shared cores): vLLM's own ``api_server`` with ``--enable-auto-tool-choice --tool-call-parser
-hermes`` (what Qwen3 users run today), and the same with ToolGrade's tool-parser plugin
-(``--tool-parser-plugin clients/vllm_tool_parser.py --tool-call-parser toolgrade``). Both use the
-settings of ToolGrade's shared engine server (float32, 2,048-token context, eager, seed 0) and
-serve the model under its directory's name, as ToolGrade does, so greedy answers line up token
-for token.
+vLLM's own ``api_server`` with ``--enable-auto-tool-choice --tool-call-parser hermes`` (what
+Qwen3 users run today), and the same with ToolGrade's tool-parser plugin (``--tool-parser-plugin
+clients/vllm_tool_parser.py --tool-call-parser toolgrade``). Both use the settings of
+ToolGrade's shared engine server (float32, 2,048-token context, eager, seed 0) and serve the
+model under its directory's name, as ToolGrade does, so greedy answers line up token for token.
 """
 
 from __future__ import annotations
@@ -16,11 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.fixtures.servers import REPO_ROOT, LiveServer, free_port
 
@@ -102,20 +98,3 @@ def wait_until_serving(server: LiveServer, timeout_s: float) -> None:
                 f"stock vLLM not serving after {timeout_s:.0f}s:\n{server.log_tail()}"
             )
         time.sleep(0.5)
-
-
-@pytest.fixture(scope="session")
-def stock_vllm_servers(tiny_model_dir: Path) -> Iterator[dict[str, LiveServer]]:
-    """``{"hermes": ..., "toolgrade_plugin": ...}``: both stock servers, launched together.
-
-    Not waited for here: ask for this fixture before ``engine_server`` and call
-    :func:`wait_until_serving` after, so all three engines load at the same time.
-    """
-    servers: dict[str, LiveServer] = {}
-    try:
-        servers["hermes"] = launch_stock_vllm(tiny_model_dir, HERMES_ARGS)
-        servers["toolgrade_plugin"] = launch_stock_vllm(tiny_model_dir, PLUGIN_ARGS)
-        yield servers
-    finally:
-        for server in servers.values():
-            server.stop()

@@ -11,7 +11,7 @@ lists, each removed by a named step below so the list stays honest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +19,13 @@ from openai import OpenAI
 
 from tests.fixtures.models import requires_vllm
 from tests.fixtures.servers import LiveServer
-from tests.service.parity.stock_vllm import STOCK_STARTUP_TIMEOUT_S, wait_until_serving
+from tests.service.parity.stock_vllm import (
+    HERMES_ARGS,
+    PLUGIN_ARGS,
+    STOCK_STARTUP_TIMEOUT_S,
+    launch_stock_vllm,
+    wait_until_serving,
+)
 
 pytestmark = [requires_vllm, pytest.mark.slow]
 
@@ -102,19 +108,6 @@ VLLM_ONLY_KEYS = frozenset(
 )
 
 
-@pytest.fixture(scope="module")
-def clients(
-    stock_vllm_servers: dict[str, LiveServer], engine_server: LiveServer
-) -> dict[str, OpenAI]:
-    for server in stock_vllm_servers.values():
-        wait_until_serving(server, STOCK_STARTUP_TIMEOUT_S)
-    servers = {"toolgrade": engine_server, **stock_vllm_servers}
-    return {
-        name: OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", timeout=300)
-        for name, server in servers.items()
-    }
-
-
 def _model(client: OpenAI) -> str:
     return client.models.list().data[0].id
 
@@ -133,6 +126,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _stripped_text(message: dict[str, Any]) -> None:
+    """ToolGrade strips the whitespace around content and reasoning; vLLM sends them as
+    generated (Qwen3 often starts an answer with a space or a blank line)."""
+    for key in ("content", "reasoning"):
+        if isinstance(message.get(key), str):
+            message[key] = message[key].strip()
+
+
 def _reasoning_alias(message: dict[str, Any]) -> None:
     """ToolGrade also sends ``reasoning_content`` (for older clients), equal to ``reasoning``."""
     if "reasoning_content" in message:
@@ -146,6 +147,7 @@ def chat_answer(client: OpenAI, case: dict[str, Any]) -> dict[str, Any]:
     body = _clean(response.model_dump())
     for choice in body["choices"]:
         _reasoning_alias(choice["message"])
+        _stripped_text(choice["message"])
         for call in choice["message"].get("tool_calls", []):
             assert call["id"]
             call.pop("id")
@@ -196,6 +198,8 @@ def joined_stream(client: OpenAI, case: dict[str, Any]) -> dict[str, Any]:
             if choice.get("finish_reason"):
                 joined["finish_reason"] = choice["finish_reason"]
     assert role_first == "assistant"
+    for joined in choices.values():
+        _stripped_text(joined)
     return {
         "choices": {
             index: {
@@ -224,19 +228,66 @@ def message_as_stream(body: dict[str, Any]) -> dict[str, Any]:
     return {"choices": choices, "usage": body["usage"]}
 
 
+COMPLETION_PROMPT = "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def completion_answer(client: OpenAI, stream: bool) -> dict[str, Any]:
+    """A raw-prompt completion with logprobs, streamed ones folded into one answer."""
+    kwargs: dict[str, Any] = {"max_tokens": 8, "temperature": 0, "logprobs": 2}
+    if not stream:
+        response = client.completions.create(
+            model=_model(client), prompt=COMPLETION_PROMPT, **kwargs
+        )
+        return _clean(response.model_dump())
+    text, tokens, finish, usage = "", [], None, None
+    for chunk in client.completions.create(
+        model=_model(client),
+        prompt=COMPLETION_PROMPT,
+        stream=True,
+        stream_options={"include_usage": True},
+        **kwargs,
+    ):
+        data = chunk.model_dump()
+        usage = data.get("usage") or usage
+        for choice in data["choices"]:
+            text += choice["text"]
+            tokens += choice["logprobs"]["tokens"]
+            finish = choice.get("finish_reason") or finish
+    return {"text": text, "tokens": tokens, "finish": finish, "usage": _clean(usage)}
+
+
+def every_answer(base_url: str) -> dict[tuple[str, bool], Any]:
+    """Every chat case and the completion, streamed and not, from one server."""
+    client = OpenAI(base_url=f"{base_url}/v1", api_key="unused", timeout=600)
+    collected: dict[tuple[str, bool], Any] = {}
+    for case, request in CHAT_CASES.items():
+        collected[case, False] = chat_answer(client, request)
+        collected[case, True] = joined_stream(client, request)
+    for stream in (False, True):
+        collected["completions", stream] = completion_answer(client, stream)
+    return collected
+
+
 @pytest.fixture(scope="module")
-def answers(clients: dict[str, OpenAI]) -> Iterator[dict[tuple[str, str, bool], Any]]:
-    """Every case from every server, streamed and not (asked once, shared by the tests)."""
-    cache: dict[tuple[str, str, bool], Any] = {}
+def answers(tiny_model_dir: Path, engine_server: LiveServer) -> Any:
+    """``answers(server, case, stream)`` for ToolGrade and both stock servers.
+
+    The stock servers run one after the other beside ToolGrade's (three vLLM engines at once
+    do not fit the shared machine's memory), each asked everything once.
+    """
+    collected = {"toolgrade": every_answer(engine_server.base_url)}
+    for name, parser_args in (("hermes", HERMES_ARGS), ("toolgrade_plugin", PLUGIN_ARGS)):
+        server = launch_stock_vllm(tiny_model_dir, parser_args)
+        try:
+            wait_until_serving(server, STOCK_STARTUP_TIMEOUT_S)
+            collected[name] = every_answer(server.base_url)
+        finally:
+            server.stop()
 
     def ask(server: str, case: str, stream: bool) -> Any:
-        key = (server, case, stream)
-        if key not in cache:
-            ask_one = joined_stream if stream else chat_answer
-            cache[key] = ask_one(clients[server], CHAT_CASES[case])
-        return cache[key]
+        return collected[server][case, stream]
 
-    yield ask  # type: ignore[misc]
+    return ask
 
 
 @pytest.mark.parametrize("case", list(CHAT_CASES))
@@ -276,31 +327,8 @@ def test_logprobs_are_the_engines(answers: Any) -> None:
 
 @pytest.mark.parametrize("stock", ["hermes", "toolgrade_plugin"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_completions_match_stock_vllm(clients: dict[str, OpenAI], stock: str, stream: bool) -> None:
-    prompt = "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"
-
-    def ask(client: OpenAI) -> Any:
-        kwargs: dict[str, Any] = {"max_tokens": 8, "temperature": 0, "logprobs": 2}
-        if not stream:
-            response = client.completions.create(model=_model(client), prompt=prompt, **kwargs)
-            return _clean(response.model_dump())
-        text, tokens, finish, usage = "", [], None, None
-        for chunk in client.completions.create(
-            model=_model(client),
-            prompt=prompt,
-            stream=True,
-            stream_options={"include_usage": True},
-            **kwargs,
-        ):
-            data = chunk.model_dump()
-            usage = data.get("usage") or usage
-            for choice in data["choices"]:
-                text += choice["text"]
-                tokens += choice["logprobs"]["tokens"]
-                finish = choice.get("finish_reason") or finish
-        return {"text": text, "tokens": tokens, "finish": finish, "usage": _clean(usage)}
-
-    assert ask(clients["toolgrade"]) == ask(clients[stock])
+def test_completions_match_stock_vllm(answers: Any, stock: str, stream: bool) -> None:
+    assert answers("toolgrade", "completions", stream) == answers(stock, "completions", stream)
 
 
 def test_the_plugin_gives_the_calls_toolgrade_scores(answers: Any) -> None:
