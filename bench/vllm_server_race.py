@@ -95,6 +95,35 @@ def _wait(server: Server) -> None:
     raise TimeoutError(f"{server.name} did not start:\n{server.log.read_text()[-3000:]}")
 
 
+def stock_vllm_command(model_dir: Path, port: int, parser_args: tuple[str, ...]) -> list[str]:
+    """Stock vLLM's OpenAI server on CPU with the settings ToolGrade's engine uses (float32,
+    eager, 2,048-token context, in-process engine core, seed 0), serving the model under its
+    directory's name as ToolGrade does."""
+    return [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_dir),
+        "--served-model-name",
+        model_dir.name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        "2048",
+        "--enforce-eager",
+        "--distributed-executor-backend",
+        "uni",
+        "--seed",
+        "0",
+        *parser_args,
+    ]
+
+
 @contextlib.contextmanager
 def servers(model_dir: Path) -> Iterator[dict[str, Server]]:
     """ToolGrade and stock vLLM on ``model_dir``, started together, stopped together."""
@@ -123,31 +152,9 @@ def servers(model_dir: Path) -> Iterator[dict[str, Server]]:
         ),
         "vllm": _launch(
             "vllm",
-            [
-                sys.executable,
-                "-m",
-                "vllm.entrypoints.openai.api_server",
-                "--model",
-                str(model_dir),
-                "--served-model-name",
-                model_dir.name,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(vllm_port),
-                "--dtype",
-                "float32",
-                "--max-model-len",
-                "2048",
-                "--enforce-eager",
-                "--distributed-executor-backend",
-                "uni",
-                "--seed",
-                "0",
-                "--enable-auto-tool-choice",
-                "--tool-call-parser",
-                "hermes",
-            ],
+            stock_vllm_command(
+                model_dir, vllm_port, ("--enable-auto-tool-choice", "--tool-call-parser", "hermes")
+            ),
             {},
             vllm_port,
         ),

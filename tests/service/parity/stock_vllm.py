@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.vllm_server_race import stock_vllm_command
 from tests.fixtures.servers import REPO_ROOT, LiveServer, free_port
 
 STOCK_STARTUP_TIMEOUT_S = 600.0
@@ -30,33 +30,6 @@ PLUGIN_ARGS = (
     "--tool-call-parser",
     "toolgrade",
 )
-
-
-def stock_vllm_command(model_dir: Path, port: int, parser_args: tuple[str, ...]) -> list[str]:
-    """``python -m vllm.entrypoints.openai.api_server`` on CPU with the engine server's settings."""
-    return [
-        sys.executable,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        str(model_dir),
-        "--served-model-name",
-        model_dir.name,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--dtype",
-        "float32",
-        "--max-model-len",
-        "2048",
-        "--enforce-eager",
-        "--distributed-executor-backend",
-        "uni",
-        "--seed",
-        "0",
-        *parser_args,
-    ]
 
 
 def launch_stock_vllm(model_dir: Path, parser_args: tuple[str, ...]) -> LiveServer:
