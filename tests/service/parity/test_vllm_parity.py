@@ -27,7 +27,8 @@ from tests.service.parity.stock_vllm import (
     wait_until_serving,
 )
 
-pytestmark = [requires_vllm, pytest.mark.slow]
+# The first test waits for every answer from three servers started one after another.
+pytestmark = [requires_vllm, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 WEATHER = {
     "type": "function",
@@ -73,7 +74,7 @@ CHAT_CASES: dict[str, dict[str, Any]] = {
     "required_parallel": {
         "tools": [WEATHER, TIME],
         "tool_choice": "required",
-        "max_tokens": 160,
+        "max_tokens": 96,
         "extra_body": NO_THINKING,
     },
     "named": {
