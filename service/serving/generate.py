@@ -41,7 +41,7 @@ class GenerateService:
                 tools=request_tools(request.tools),
                 tool_choice=request.tool_choice,
                 enable_thinking=request.enable_thinking,
-                # Forced calls come back with arguments that validate, ready for /score.
+                # One forced call whose arguments validate, ready for /score.
                 strict_arguments=True,
             )
         else:

@@ -116,8 +116,10 @@ def plan_tool_choice(
     strict_arguments: bool = False,
 ) -> ToolChoicePlan:
     """The plan for ``tool_choice`` (a string, a named-function object/dict, or None);
-    ``parallel`` false allows one call at most (``parallel_tool_calls``); ``strict_arguments``
-    holds every forced call's arguments to its tool's schema, as if every tool were ``strict``.
+    ``parallel`` false allows one call at most (``parallel_tool_calls``). ``strict_arguments``
+    forces exactly one call whose arguments follow its tool's schema, whatever ``strict`` says,
+    through a JSON-schema constraint (whose whitespace the engine limits: with the structural
+    tag an untrained model can fill a string with whitespace).
 
     Raises:
         InvalidChatRequestError: ``required`` or a named function without tools, or a name
@@ -151,8 +153,9 @@ def plan_tool_choice(
         chosen,
         tokenizer.writes_hermes_tool_calls,
         supports_json_schema=supports_json_schema,
-        strict_names=frozenset(specs) if strict_arguments else strict_tool_names(tools.template),
+        strict_names=strict_tool_names(tools.template),
         parallel=parallel,
+        one_json_call=strict_arguments,
     )
 
 
@@ -258,8 +261,9 @@ def _forced_call_plan(
     supports_json_schema: bool,
     strict_names: frozenset[str] = frozenset(),
     parallel: bool = True,
+    one_json_call: bool = False,
 ) -> ToolChoicePlan:
-    if supports_json_schema and hermes:
+    if supports_json_schema and hermes and not one_json_call:
         # The grammar writes the whole call, tags included, as stock vLLM's does.
         tag = hermes_calls_tag(specs, strict_names, at_most_one=mode == "named" or not parallel)
         return ToolChoicePlan(mode=mode, parse_calls=True, structural_tag=tag)

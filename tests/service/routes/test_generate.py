@@ -43,7 +43,7 @@ def test_required_call_with_an_xlam_tool_comes_back_decoded(engine_server: Any) 
     (output,) = response.json()["outputs"]
     assert output["finish_reason"] == "tool_calls"
     assert output["parse_error"] is None
-    assert output["text"].startswith('<tool_call>\n{"name": "set_volume", "arguments": ')
+    assert output["text"].startswith('<tool_call>\n{"name":"set_volume","arguments":')
     assert output["text"].endswith("}\n</tool_call>")
     (call,) = output["tool_calls"]
     assert call["name"] == "set_volume"
