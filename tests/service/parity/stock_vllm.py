@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 
 from bench.vllm_server_race import stock_vllm_command
-from tests.fixtures.servers import REPO_ROOT, LiveServer, free_port
+from tests.fixtures.servers import LiveServer
+from tests.shared import REPO_ROOT, free_port
 
 STOCK_STARTUP_TIMEOUT_S = 600.0
 PLUGIN_PATH = REPO_ROOT / "clients" / "vllm_tool_parser.py"
