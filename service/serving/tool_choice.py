@@ -274,6 +274,7 @@ def _forced_call_plan(
             mode=mode,
             parse_calls=True,
             forced_prefix=opener,
+            closing_suffix=f"\n{TOOL_CALL_CLOSE}" if hermes else "",
             json_schema=schemas[0] if len(schemas) == 1 else {"anyOf": schemas},
             enable_thinking=False,
         )
