@@ -42,7 +42,7 @@ def test_bfcl_qwen_handler_runs_against_toolgrade(
     engine_server: LiveServer, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REMOTE_OPENAI_BASE_URL", f"{engine_server.base_url}/v1")
-    from bfcl_eval.eval_checker.eval_runner import _evaluate_single_relevance_entry
+    from bfcl_eval.constants.enums import ReturnFormat
     from bfcl_eval.model_handler.local_inference.qwen import QwenHandler
     from transformers import AutoTokenizer
 
@@ -66,10 +66,12 @@ def test_bfcl_qwen_handler_runs_against_toolgrade(
         assert isinstance(result, str)
         assert metadata["input_token_count"] == len(handler.tokenizer.encode(prompt))
         assert 0 < metadata["output_token_count"] <= CONTEXT_TOKENS
-        verdict = _evaluate_single_relevance_entry(
-            handler, entry["id"], result, entry, "tiny-qwen3", "live_relevance"
-        )
-        # An untrained model writes no Python call: BFCL's checker says so in its own terms.
-        assert verdict == {"valid": True} or verdict["error_type"] == (
-            "relevance_error:decoder_failed"
-        )
+        # BFCL's relevance check (its eval runner imports every provider SDK, so its one step
+        # is run here): the answer decodes to calls, or the item is a relevance failure.
+        try:
+            decoded = handler.decode_ast(
+                result, language=ReturnFormat.PYTHON, has_tool_call_tag=False
+            )
+        except Exception:  # BFCL counts any decoding failure as "no call"
+            decoded = None
+        assert decoded is None or isinstance(decoded, list)
