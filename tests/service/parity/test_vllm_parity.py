@@ -27,6 +27,7 @@ from tests.service.parity.stock_vllm import (
     launch_stock_vllm,
     wait_until_serving,
 )
+from tests.shared import WEATHER_TOOL
 
 # Opt-in: two stock vLLM starts and ~60 greedy requests take about 25 minutes on two shared
 # cores; the first test waits for every answer (hence the timeout).
@@ -40,18 +41,6 @@ pytestmark = [
     ),
 ]
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
-            "required": ["city"],
-        },
-    },
-}
 TIME = {
     "type": "function",
     "function": {
@@ -67,28 +56,28 @@ QUESTION = [{"role": "user", "content": "What is the weather in Paris, and the t
 CHAT_CASES: dict[str, dict[str, Any]] = {
     "plain": {"max_tokens": 16},
     "plain_no_thinking": {"max_tokens": 16, "extra_body": NO_THINKING},
-    "auto": {"tools": [WEATHER, TIME], "max_tokens": 32, "extra_body": NO_THINKING},
-    "auto_thinking_on": {"tools": [WEATHER, TIME], "max_tokens": 32},
+    "auto": {"tools": [WEATHER_TOOL, TIME], "max_tokens": 32, "extra_body": NO_THINKING},
+    "auto_thinking_on": {"tools": [WEATHER_TOOL, TIME], "max_tokens": 32},
     "none": {
-        "tools": [WEATHER, TIME],
+        "tools": [WEATHER_TOOL, TIME],
         "tool_choice": "none",
         "max_tokens": 24,
         "extra_body": NO_THINKING,
     },
     "required_48_tokens": {
-        "tools": [WEATHER],
+        "tools": [WEATHER_TOOL],
         "tool_choice": "required",
         "max_tokens": 48,
         "extra_body": NO_THINKING,
     },
     "required_parallel": {
-        "tools": [WEATHER, TIME],
+        "tools": [WEATHER_TOOL, TIME],
         "tool_choice": "required",
         "max_tokens": 96,
         "extra_body": NO_THINKING,
     },
     "named": {
-        "tools": [WEATHER, TIME],
+        "tools": [WEATHER_TOOL, TIME],
         "tool_choice": {"type": "function", "function": {"name": "get_time"}},
         "max_tokens": 48,
         "extra_body": NO_THINKING,
