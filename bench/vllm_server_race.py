@@ -89,7 +89,9 @@ def _wait(server: Server) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited:\n{server.log.read_text()[-3000:]}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.url}/v1/models", timeout=2).status_code == 200:
+            # ToolGrade answers /v1/models while its engine loads; /ready waits for the engine.
+            ready = "/ready" if server.name == "toolgrade" else "/v1/models"
+            if httpx.get(f"{server.url}{ready}", timeout=2).status_code == 200:
                 return
         time.sleep(0.5)
     raise TimeoutError(f"{server.name} did not start:\n{server.log.read_text()[-3000:]}")
