@@ -258,7 +258,7 @@ def race_servers(args: argparse.Namespace, model_dir: Path) -> None:
         prompts,
         TOOLS,
         max_tokens=args.max_tokens,
-        requests=tuple(args.requests),  # type: ignore[arg-type]
+        requests=tuple(args.requests),
         rounds=args.rounds,
     )
     print(
