@@ -44,7 +44,7 @@ from service.core.rewards import (
     resolve_profile,
     score_completion,
 )
-from service.core.types import ParseResult, Reference, ReferenceCall, ToolSpec
+from service.core.types import ParseResult, Reference, ReferenceCall, ToolSpec, to_json_data
 
 __all__ = [
     "AUDIT_PROFILES",
@@ -109,15 +109,8 @@ class Violation:
             >>> Violation(1, 0, "correct", 0.75, 1.0, "earns less than 1", []).to_dict()["axiom"]
             1
         """
-        return {
-            "axiom": self.axiom,
-            "item": self.item,
-            "mutation": self.mutation,
-            "reward": self.reward,
-            "bound": self.bound,
-            "detail": self.detail,
-            "completion": self.completion,
-        }
+        data: dict[str, Any] = to_json_data(self)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +149,7 @@ class ProfileAudit:
         return {
             "profile": self.profile,
             "weights": dict(self.weights),
-            "mutations": [
-                {"mutation": s.mutation, "count": s.count, "mean": s.mean, "max": s.max}
-                for s in self.mutations
-            ],
+            "mutations": [to_json_data(stats) for stats in self.mutations],
             "hack_ceiling": self.hack_ceiling,
             "hack_example": self.hack_example,
             "violation_counts": {str(axiom): n for axiom, n in self.violation_counts.items()},
