@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from service.core.metrics import ItemScore
 
-ItemId = str | int | None
+# Strict: JSON true or 1.5 is not an id (lax mode would coerce them to 1), as the schema says.
+ItemId = StrictStr | StrictInt | None
 StringMatchMode = Literal["exact", "bfcl"]
 STRING_MATCH_DESCRIPTION = (
     "How exact references compare strings: 'exact' (as written, after Unicode NFC) or 'bfcl' "
