@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.synth import NO_CALL_RESPONSE, SynthOptions, iter_rows
+from training.synth import DEFAULT_SHAPE_WEIGHTS, NO_CALL_RESPONSE, SynthOptions, iter_rows
 
 # (prompt token ids, answer token ids)
 Example = tuple[list[int], list[int]]
@@ -65,6 +65,9 @@ class Recipe:
     weight_decay: float = 0.01
     seconds: float = 4800.0
     init_seed: int = 0
+    no_call_share: float = DEFAULT_SHAPE_WEIGHTS["no_call"]
+    # A compact checkpoint to continue from ("" = random init); its rows are matched by token id.
+    init_from: str = ""
 
 
 def render_example(row: Mapping[str, Any], tokenizer: Any, system_prompt: str | None) -> Example:
@@ -232,6 +235,9 @@ def train(recipe: Recipe, out_dir: Path, tokenizer_dir: Path, log: Any = print) 
     model.get_input_embeddings().weight.register_hook(
         lambda grad: grad.index_fill(0, torch.tensor([zero_row]), 0.0)
     )
+    history = warm_start(model, vocab, Path(recipe.init_from)) if recipe.init_from else []
+    if history:
+        log(f"continuing from {recipe.init_from} (step {history[-1]['step']})")
     matrices = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
     others = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
     optimizer = torch.optim.AdamW(
@@ -269,12 +275,49 @@ def train(recipe: Recipe, out_dir: Path, tokenizer_dir: Path, log: Any = print) 
                 f"step {step} epoch {epoch} t={elapsed:.0f}s lr={lr:.2e} loss={_recent(losses):.4f}"
             )
         if time.monotonic() - last_save > 300:
-            save_compact(model, vocab, recipe, out_dir / "compact.pt", step, elapsed, losses)
+            save_compact(
+                model, vocab, recipe, out_dir / "compact.pt", step, elapsed, losses, history
+            )
             last_save = time.monotonic()
     elapsed = time.monotonic() - train_started
-    save_compact(model, vocab, recipe, out_dir / "compact.pt", step, elapsed, losses)
+    save_compact(model, vocab, recipe, out_dir / "compact.pt", step, elapsed, losses, history)
     log(f"done: {step} steps in {elapsed:.0f}s, loss {losses[0]:.3f} -> {_recent(losses):.4f}")
     return {"steps": step, "seconds": elapsed}
+
+
+def warm_start(model: Any, vocab: CompactVocabulary, checkpoint: Path) -> list[dict[str, Any]]:
+    """Load a compact checkpoint's weights into ``model``; returns the runs that made it.
+
+    Every tensor but the embedding must have the same shape (else ``training:init_shape_mismatch``);
+    embedding rows are copied by token id, so a run on new data (whose vocabulary differs) keeps
+    what the earlier run learnt for every token both share. Tokens new to this run keep their
+    random initialisation; the shared zero row stays zero.
+    """
+    import torch
+
+    saved = torch.load(checkpoint, weights_only=False)
+    state = dict(saved["state_dict"])
+    state.pop("lm_head.weight", None)  # tied to the embedding
+    old_embedding = state.pop(EMBEDDING_KEY)
+    current = model.state_dict()
+    for name, tensor in state.items():
+        if name not in current or current[name].shape != tensor.shape:
+            raise ValueError(f"training:init_shape_mismatch: {name} in {checkpoint}")
+    model.load_state_dict(state, strict=False)
+    embedding = model.get_input_embeddings().weight
+    old_ids = torch.tensor(saved["kept"])
+    new_rows = vocab.to_compact[old_ids]
+    shared = new_rows < vocab.size
+    with torch.no_grad():
+        embedding[new_rows[shared]] = old_embedding[: len(old_ids)][shared].to(embedding.dtype)
+    earlier = list(saved.get("history", []))
+    return [
+        *earlier,
+        {"recipe": saved["recipe"], "step": saved["step"], "seconds": saved["seconds"]},
+    ]
+
+
+EMBEDDING_KEY = "model.embed_tokens.weight"
 
 
 def training_examples(recipe: Recipe, tokenizer: Any, cache_dir: Path) -> list[Example]:
@@ -288,26 +331,48 @@ def training_examples(recipe: Recipe, tokenizer: Any, cache_dir: Path) -> list[E
     from training.config import DEFAULT_SYSTEM_PROMPT
 
     name = f"examples-{recipe.data_seed}-{recipe.rows}-{recipe.max_distractors}"
+    if recipe.no_call_share != DEFAULT_SHAPE_WEIGHTS["no_call"]:
+        name += f"-nc{recipe.no_call_share}"
     cache = cache_dir / f"{name}-{recipe.short_share}.pt"
     if cache.is_file():
         examples: list[Example] = torch.load(cache)
         return examples
     short = round(recipe.rows * recipe.short_share)
+    weights = shape_weights(recipe.no_call_share)
     rows = [
         *iter_rows(
             SynthOptions(
                 count=recipe.rows - short,
                 seed=recipe.data_seed,
+                shape_weights=weights,
                 max_distractors=recipe.max_distractors,
             )
         ),
-        *iter_rows(SynthOptions(count=short, seed=recipe.data_seed + 1, max_distractors=1)),
+        *iter_rows(
+            SynthOptions(
+                count=short, seed=recipe.data_seed + 1, shape_weights=weights, max_distractors=1
+            )
+        ),
     ]
     examples = render_rows(
         rows, tokenizer, DEFAULT_SYSTEM_PROMPT, recipe.system_prompt_share, recipe.data_seed
     )
     torch.save(examples, cache)
     return examples
+
+
+def shape_weights(no_call_share: float) -> dict[str, float]:
+    """``toolgrade synth``'s row-shape mix with ``no_call_share`` no-call rows, the rest scaled.
+
+    Example:
+        >>> {k: round(v, 3) for k, v in shape_weights(0.3).items()}
+        {'simple': 0.453, 'parallel': 0.124, 'parallel_multiple': 0.124, 'no_call': 0.3}
+    """
+    if not 0.0 <= no_call_share < 1.0:
+        raise ValueError(f"training:bad_no_call_share: {no_call_share} is not in [0, 1)")
+    calls = {k: v for k, v in DEFAULT_SHAPE_WEIGHTS.items() if k != "no_call"}
+    scale = (1.0 - no_call_share) / sum(calls.values())
+    return {**{k: v * scale for k, v in calls.items()}, "no_call": no_call_share}
 
 
 def _recent(losses: Sequence[float], window: int = 50) -> float:
@@ -338,8 +403,12 @@ def save_compact(
     step: int,
     elapsed: float,
     losses: Sequence[float],
+    history: Sequence[Mapping[str, Any]] = (),
 ) -> None:
-    """Save the compact model, its vocabulary, recipe and progress (atomically)."""
+    """Save the compact model, its vocabulary, recipe and progress (atomically).
+
+    ``history`` lists the earlier runs this one continued (see :func:`warm_start`).
+    """
     import torch
 
     staging = path.with_suffix(".tmp")
@@ -352,6 +421,7 @@ def save_compact(
             "seconds": elapsed,
             "loss": _recent(losses),
             "first_loss": losses[0] if losses else None,
+            "history": list(history),
         },
         staging,
     )
@@ -440,6 +510,9 @@ def pack(
         save_expanded(expanded_tensors(shipped_dir), str(expanded), metadata={"format": "pt"})
         digest = file_sha256(expanded)
     recipe = saved["recipe"]
+    # A continued run (``init_from``) counts the steps and seconds of every run that made it.
+    history = [*saved.get("history", []), {"recipe": recipe, "step": saved["step"]}]
+    history[-1]["seconds"] = saved["seconds"]
     manifest = {
         "name": "toolgrade-tool-caller",
         "shape": recipe["shape"],
@@ -453,8 +526,12 @@ def pack(
             "short_rows_seed": recipe["data_seed"] + 1,
             "rows": recipe["rows"],
         },
-        "steps": saved["step"],
-        "training_seconds": round(saved["seconds"], 1),
+        "steps": sum(run["step"] for run in history),
+        "training_seconds": round(sum(run["seconds"] for run in history), 1),
+        "runs": [
+            {"step": run["step"], "seconds": round(run["seconds"], 1), "recipe": run["recipe"]}
+            for run in history
+        ],
         "first_loss": saved["first_loss"],
         "final_loss": saved["loss"],
         "weights_dtype": "float16",

@@ -22,6 +22,7 @@ from training.tool_caller import (
     pack,
     render_example,
     save_compact,
+    warm_start,
 )
 
 SMALL = ModelShape(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=96)
@@ -126,3 +127,49 @@ def test_a_packed_model_expands_to_a_checkpoint_answering_like_the_compact_one(
         assert full_answer[: len(compact_answer)] == compact_answer
         answers.add(tuple(compact_answer))
     assert len(answers) > 1  # the comparison is not between constant outputs
+
+
+def test_a_warm_start_keeps_each_learnt_row_under_its_token_id(examples, tmp_path: Path) -> None:
+    earlier_vocab = CompactVocabulary.from_examples(examples[:4])
+    earlier = _small_model(earlier_vocab)
+    with torch.no_grad():  # weights no fresh model has, so a skipped copy cannot pass
+        for parameter in earlier.parameters():
+            parameter.add_(0.5)
+        earlier.get_input_embeddings().weight[earlier_vocab.size] = 0.0
+    checkpoint = tmp_path / "compact.pt"
+    recipe = Recipe(shape=SMALL)
+    save_compact(earlier, earlier_vocab, recipe, checkpoint, 7, 12.5, [3.0, 2.0])
+
+    later_vocab = CompactVocabulary.from_examples(examples)  # more rows, new compact ids
+    assert later_vocab.size > earlier_vocab.size
+    later = _small_model(later_vocab)
+    history = warm_start(later, later_vocab, checkpoint)
+
+    assert [run["step"] for run in history] == [7]
+    old_rows = earlier.get_input_embeddings().weight
+    new_rows = later.get_input_embeddings().weight
+    for token in earlier_vocab.kept:
+        old = int(earlier_vocab.to_compact[token])
+        new = int(later_vocab.to_compact[token])
+        assert torch.equal(new_rows[new], old_rows[old])
+    assert torch.count_nonzero(new_rows[later_vocab.size]) == 0  # the zero row stays zero
+    norm = "model.layers.0.input_layernorm.weight"
+    assert torch.equal(later.state_dict()[norm], earlier.state_dict()[norm])
+    projection = "model.layers.1.mlp.up_proj.weight"
+    assert torch.equal(later.state_dict()[projection], earlier.state_dict()[projection])
+
+
+def test_a_warm_start_from_another_shape_is_refused(examples, tmp_path: Path) -> None:
+    vocab = CompactVocabulary.from_examples(examples)
+    checkpoint = tmp_path / "compact.pt"
+    save_compact(_small_model(vocab), vocab, Recipe(shape=SMALL), checkpoint, 1, 1.0, [1.0])
+    wider = ModelShape(**{**SMALL.__dict__, "intermediate_size": 128})
+    model = _model_of_shape(wider, vocab)
+    with pytest.raises(ValueError, match="training:init_shape_mismatch"):
+        warm_start(model, vocab, checkpoint)
+
+
+def _model_of_shape(shape: ModelShape, vocab: CompactVocabulary):
+    from transformers import Qwen3ForCausalLM
+
+    return Qwen3ForCausalLM(compact_config(shape, vocab.size + 1))
