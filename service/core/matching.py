@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
+from service.core.assignment import best_assignment
 from service.core.types import MatchResult, Reference, ReferenceCall, ToolCall, ToolSpec
 
 __all__ = [
@@ -824,7 +825,7 @@ def argument_overlap(
 
     Calls are paired by name, as many pairs per name as both sides allow; when a name occurs
     several times the pairing maximises matching arguments, then minimises the units left
-    unmatched (``scipy.optimize.linear_sum_assignment``), so the counts do not depend on the
+    unmatched (:func:`~service.core.assignment.best_assignment`), so the counts do not depend on the
     order of either side. An argument is correct when :func:`match_value` accepts it for its
     partner's parameter, by the reference kind's value rule (:func:`value_rule`).
 
@@ -976,13 +977,9 @@ def _best_pairs(table: _PairTable) -> list[tuple[int, int]]:
             pairs.extend(perfect)
             continue
         weights = _pair_weights(table, predicted_indices, expected_indices)
-        # Imported here: scipy.optimize costs ~0.3 s to import and most items never need it.
-        from scipy.optimize import linear_sum_assignment
-
-        rows, columns = linear_sum_assignment(weights, maximize=True)
         pairs.extend(
-            (predicted_indices[int(row)], expected_indices[int(column)])
-            for row, column in zip(rows, columns, strict=True)
+            (predicted_indices[row], expected_indices[column])
+            for row, column in best_assignment(weights)
         )
     return pairs
 

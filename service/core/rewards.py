@@ -85,6 +85,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from service.core.assignment import best_assignment
 from service.core.errors import InvalidWeightsError, ToolGradeError
 from service.core.matching import argument_overlap, judge_calls, match_value
 from service.core.metrics import CallCheck, check_call_schema
@@ -642,8 +643,4 @@ def _best_assignment_total(scores: list[list[float]]) -> float:
         return 0.0
     if len(scores) == 1 or len(scores[0]) == 1:
         return max(max(row) for row in scores)
-    # Imported here: parallel calls are the rare case and scipy.optimize is slow to import.
-    from scipy.optimize import linear_sum_assignment
-
-    rows, columns = linear_sum_assignment(scores, maximize=True)
-    return math.fsum(scores[r][c] for r, c in zip(rows, columns, strict=True))
+    return math.fsum(scores[row][column] for row, column in best_assignment(scores))
