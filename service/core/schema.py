@@ -28,6 +28,7 @@ Validation (:func:`validate_arguments`) is ``jsonschema-rs``'s; its error kinds 
 from __future__ import annotations
 
 import ast
+import enum
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -90,6 +91,9 @@ _SCHEMA_VALUED: Final = frozenset(
     {"items", "additionalProperties", "contains", "not", "if", "then", "else", "propertyNames"}
 )
 _SCHEMA_LIST_VALUED: Final = frozenset({"prefixItems", "anyOf", "oneOf", "allOf"})
+# Keywords that never affect validity; dropped from the schema a validator is built from, so
+# tools that differ only in their prose share one validator.
+_ANNOTATIONS: Final = frozenset({"description", "title", "default", "examples", "$comment"})
 _SCHEMA_MAP_VALUED: Final = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
 )
@@ -534,16 +538,16 @@ def _build_tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
             f"tool {name!r}: 'parameters' must be an object", label="schema:invalid_parameters"
         )
     if _is_json_schema_object(parameters):
-        properties, required, json_schema = _from_json_schema(name, parameters)
+        properties, required, json_schema, bare = _from_json_schema(name, parameters)
     else:
-        properties, required, json_schema = _from_xlam(name, parameters)
+        properties, required, json_schema, bare = _from_xlam(name, parameters)
     return ToolSpec(
         name=name,
         description=description,
         parameters=properties,
         required=required,
         json_schema=json_schema,
-        validator_key=check_json_schema(name, json_schema),
+        validator_key=_checked_validator_key(name, bare),
     )
 
 
@@ -563,9 +567,11 @@ def _is_json_schema_object(parameters: Mapping[str, Any]) -> bool:
     )
 
 
-def _from_json_schema(
-    name: str, parameters: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], frozenset[str], dict[str, Any]]:
+# (parameter schemas, required names, the whole object schema, that schema without annotations)
+_Normalised = tuple[dict[str, dict[str, Any]], frozenset[str], dict[str, Any], dict[str, Any]]
+
+
+def _from_json_schema(name: str, parameters: Mapping[str, Any]) -> _Normalised:
     top_type = parameters.get("type", "object")
     if not isinstance(top_type, str) or top_type.lower() not in ("object", "dict"):
         raise InvalidToolSchemaError(
@@ -587,6 +593,7 @@ def _from_json_schema(
         )
     required = set(raw_required)
     properties: dict[str, dict[str, Any]] = {}
+    bare_properties: dict[str, dict[str, Any]] = {}
     for parameter, schema in raw_properties.items():
         if not isinstance(schema, Mapping):
             raise InvalidToolSchemaError(
@@ -596,56 +603,107 @@ def _from_json_schema(
         # Draft-3 style "required": true on the property itself.
         if schema.get("required") is True:
             required.add(parameter)
-        properties[parameter] = _translate_schema(name, schema)
+        properties[parameter], bare_properties[parameter] = _translate_schema(name, schema)
     # The properties are translated above; the rest of the object schema here.
-    json_schema = _translate_schema(
+    json_schema, bare = _translate_schema(
         name, {keyword: value for keyword, value in parameters.items() if keyword != "properties"}
     )
-    json_schema["type"] = "object"
-    json_schema["properties"] = properties
-    json_schema["required"] = sorted(required)
-    json_schema.setdefault("additionalProperties", False)
-    return properties, frozenset(required), json_schema
+    for whole, its_properties in ((json_schema, properties), (bare, bare_properties)):
+        whole["type"] = "object"
+        whole["properties"] = its_properties
+        whole["required"] = sorted(required)
+        whole.setdefault("additionalProperties", False)
+    return properties, frozenset(required), json_schema, bare
 
 
-def _translate_schema(tool_name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy a (sub)schema, mapping BFCL/Java/JS type names to JSON Schema at every depth."""
+class _Kind(enum.Enum):
+    """How :func:`_translate_schema` treats a keyword's value."""
+
+    ANNOTATION = enum.auto()
+    TYPE = enum.auto()
+    REQUIRED = enum.auto()
+    ITEMS = enum.auto()
+    SCHEMA = enum.auto()
+    SCHEMA_LIST = enum.auto()
+    SCHEMA_MAP = enum.auto()
+
+
+# One lookup per keyword (a tool's first sight visits every keyword of its schema).
+_KEYWORD_KINDS: Final[Mapping[str, _Kind]] = {
+    **dict.fromkeys(_ANNOTATIONS, _Kind.ANNOTATION),
+    **dict.fromkeys(_SCHEMA_VALUED, _Kind.SCHEMA),
+    **dict.fromkeys(_SCHEMA_LIST_VALUED, _Kind.SCHEMA_LIST),
+    **dict.fromkeys(_SCHEMA_MAP_VALUED, _Kind.SCHEMA_MAP),
+    "type": _Kind.TYPE,
+    "required": _Kind.REQUIRED,
+    "items": _Kind.ITEMS,
+}
+
+
+def _translate_schema(
+    tool_name: str, schema: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copy a (sub)schema, mapping BFCL/Java/JS type names to JSON Schema at every depth.
+
+    Returns the copy and, built in the same pass, the copy without annotation keywords
+    (:data:`_ANNOTATIONS`): the schema a validator is compiled from, so tools that differ only
+    in their prose share one validator.
+    """
     translated: dict[str, Any] = {}
+    bare: dict[str, Any] = {}
     for keyword, value in schema.items():
-        if keyword == "type":
+        kind = _KEYWORD_KINDS.get(keyword)
+        if kind is None:
+            translated[keyword] = bare[keyword] = value
+        elif kind is _Kind.ANNOTATION:
+            translated[keyword] = value
+        elif kind is _Kind.TYPE:
             type_value = _translate_type(tool_name, value)
             if type_value is not None:
-                translated["type"] = type_value
-        elif keyword == "required" and isinstance(value, bool):
-            continue  # draft-3 style flag; handled by the parent
-        elif keyword == "items" and isinstance(value, list):
-            translated["prefixItems"] = [_translate_sub(tool_name, item) for item in value]
-        elif keyword in _SCHEMA_VALUED:
-            translated[keyword] = _translate_sub(tool_name, value)
-        elif keyword in _SCHEMA_LIST_VALUED and isinstance(value, list):
-            translated[keyword] = [_translate_sub(tool_name, item) for item in value]
-        elif keyword in _SCHEMA_MAP_VALUED and isinstance(value, Mapping):
-            translated[keyword] = {
-                key: _translate_sub(tool_name, item) for key, item in value.items()
-            }
+                translated["type"] = bare["type"] = type_value
+        elif kind is _Kind.REQUIRED:
+            if not isinstance(value, bool):  # a draft-3 flag is handled by the parent
+                translated[keyword] = bare[keyword] = value
+        elif kind is _Kind.ITEMS and isinstance(value, list):
+            translated["prefixItems"], bare["prefixItems"] = _translate_list(tool_name, value)
+        elif kind is _Kind.ITEMS or kind is _Kind.SCHEMA:
+            translated[keyword], bare[keyword] = _translate_sub(tool_name, value)
+        elif kind is _Kind.SCHEMA_LIST and isinstance(value, list):
+            translated[keyword], bare[keyword] = _translate_list(tool_name, value)
+        elif kind is _Kind.SCHEMA_MAP and isinstance(value, Mapping):
+            translated[keyword], bare[keyword] = {}, {}
+            for key, item in value.items():
+                translated[keyword][key], bare[keyword][key] = _translate_sub(tool_name, item)
         else:
-            translated[keyword] = value
+            translated[keyword] = bare[keyword] = value
     # OpenAPI's "nullable: true" (common in OpenAI-style tools) is JSON Schema's "null" type.
     type_value = translated.get("type")
     if schema.get("nullable") is True and type_value is not None:
         types = type_value if isinstance(type_value, list) else [type_value]
-        translated["type"] = types if "null" in types else [*types, "null"]
-    return translated
+        translated["type"] = bare["type"] = types if "null" in types else [*types, "null"]
+    return translated, bare
 
 
-def _translate_sub(tool_name: str, value: Any) -> Any:
+def _translate_sub(tool_name: str, value: Any) -> tuple[Any, Any]:
     if type(value) is dict or isinstance(value, Mapping):
         return _translate_schema(tool_name, value)
-    return value
+    return value, value
+
+
+def _translate_list(tool_name: str, values: list[Any]) -> tuple[list[Any], list[Any]]:
+    pairs = [_translate_sub(tool_name, item) for item in values]
+    return [translated for translated, _ in pairs], [bare for _, bare in pairs]
+
+
+_UNKNOWN_TYPE: Final = "\x00unknown"
 
 
 def _translate_type(tool_name: str, value: Any) -> str | list[str] | None:
     """``"float"`` → ``"number"``; ``"any"`` → None (no constraint); lists element-wise."""
+    if type(value) is str:  # the common case, without the list a union needs
+        json_type = _TYPE_NAMES.get(value.lower(), _UNKNOWN_TYPE)
+        if json_type is not _UNKNOWN_TYPE:
+            return json_type
     names = value if isinstance(value, list) else [value]
     translated: list[str] = []
     for type_name in names:
@@ -664,10 +722,9 @@ def _translate_type(tool_name: str, value: Any) -> str | list[str] | None:
     return translated[0]
 
 
-def _from_xlam(
-    name: str, parameters: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], frozenset[str], dict[str, Any]]:
+def _from_xlam(name: str, parameters: Mapping[str, Any]) -> _Normalised:
     properties: dict[str, dict[str, Any]] = {}
+    bare_properties: dict[str, dict[str, Any]] = {}
     required: set[str] = set()
     for parameter, descriptor in parameters.items():
         if not isinstance(descriptor, Mapping):
@@ -679,6 +736,7 @@ def _from_xlam(
         schema, optional = (
             _parsed_xlam_type(type_string) if isinstance(type_string, str) else ({}, False)
         )
+        bare_properties[parameter] = dict(schema)
         if isinstance(descriptor.get("description"), str):
             schema["description"] = descriptor["description"]
         if "default" in descriptor:
@@ -686,13 +744,15 @@ def _from_xlam(
         properties[parameter] = schema
         if not optional and "default" not in descriptor:
             required.add(parameter)
+    ordered_required = sorted(required)
     json_schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
-        "required": sorted(required),
+        "required": ordered_required,
         "additionalProperties": False,
     }
-    return properties, frozenset(required), json_schema
+    bare = {**json_schema, "properties": bare_properties}
+    return properties, frozenset(required), json_schema, bare
 
 
 # --------------------------------------------------------------------------------------------
@@ -700,9 +760,6 @@ def _from_xlam(
 # --------------------------------------------------------------------------------------------
 
 
-# Keywords that never affect validity; dropped from the schema a validator is built from, so
-# tools that differ only in their prose share one validator.
-_ANNOTATIONS: Final = frozenset({"description", "title", "default", "examples", "$comment"})
 # Compiled validators kept at once. A validator is cheap to rebuild (tens of µs) and a
 # long-running reward service may see a new schema with every request, so the cache is an LRU
 # of fixed size rather than a table that only grows.
@@ -733,10 +790,6 @@ def _without_annotations(schema: Any) -> Any:
     return stripped
 
 
-def _validator_key(json_schema: Mapping[str, Any]) -> bytes:
-    return _canonical_json(_without_annotations(json_schema))
-
-
 @dataclass(frozen=True, slots=True)
 class _CompiledSchema:
     """A schema's validator, and the object-level facts that label most failures cheaply.
@@ -759,19 +812,57 @@ _PLAIN_OBJECT_KEYWORDS: Final = frozenset(
 )
 
 
-@lru_cache(maxsize=VALIDATOR_CACHE_SIZE)
-def _compiled_validator(key: bytes) -> _CompiledSchema:
-    """The Draft 2020-12 validator of the schema whose canonical JSON is ``key``.
+class _ValidatorCache:
+    """Compiled validators by canonical schema JSON, the least recently used dropped first.
+
+    ``compiled(key, schema)`` builds from ``schema`` (the decoded ``key``) on a miss, so a
+    first sight does not decode the key it has just encoded; ``compiled(key)`` decodes it (a
+    validator evicted since its tool was normalised). Concurrent threads may build one
+    validator twice; the entries stay consistent (the same pattern as the tool cache).
+    """
+
+    __slots__ = ("_entries", "builds", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.builds = 0
+        self._entries: OrderedDict[bytes, _CompiledSchema] = OrderedDict()
+
+    def compiled(self, key: bytes, schema: Any = None) -> _CompiledSchema:
+        entry = self._entries.get(key)
+        if entry is not None:
+            with suppress(KeyError):
+                self._entries.move_to_end(key)
+            return entry
+        entry = _compile(key, orjson.loads(key) if schema is None else schema)
+        self.builds += 1
+        self._entries[key] = entry
+        while len(self._entries) > self.size:
+            with suppress(KeyError):
+                self._entries.popitem(last=False)
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_VALIDATORS: Final = _ValidatorCache(VALIDATOR_CACHE_SIZE)
+
+
+def _compile(key: bytes, schema: Any) -> _CompiledSchema:
+    """The Draft 2020-12 validator of ``schema`` (whose canonical JSON is ``key``).
 
     Building it checks the schema whole: against the Draft 2020-12 meta-schema, every
     reference resolved (offline: nothing is ever fetched) and every pattern compiled. Formats
     are annotations only. Raises ``jsonschema_rs.ValidationError`` (or ``ReferencingError``)
     for a schema that fails any of it.
     """
-    schema = orjson.loads(key)
     has_definitions = b'"$defs"' in key or b'"definitions"' in key
     definitions = list(_definition_pointers(schema, "")) if has_definitions else []
-    existing = schema.get("allOf", [])
+    existing = schema.get("allOf", []) if isinstance(schema, dict) else []
     if definitions and isinstance(existing, list):
         # The validator compiles what the schema reaches; a definition nothing references
         # would go unchecked, so a throwaway copy references every one of them.
@@ -783,10 +874,13 @@ def _compiled_validator(key: bytes) -> _CompiledSchema:
         return _CompiledSchema(validator, frozenset(), None)
     required = frozenset(schema.get("required", ()))
     properties = schema.get("properties", {})
+    # No "required" below the top level (counted in the canonical text: a property *named*
+    # "required" also counts, which only sends its objects down the slower, exact path).
+    top_level_required = 1 if "required" in schema else 0
     plain_closed_object = (
-        set(schema) <= _PLAIN_OBJECT_KEYWORDS
+        schema.keys() <= _PLAIN_OBJECT_KEYWORDS
         and schema.get("additionalProperties", True) is False
-        and b'"required"' not in orjson.dumps(properties)
+        and key.count(b'"required"') <= top_level_required
     )
     allowed = frozenset(properties) if plain_closed_object else None
     return _CompiledSchema(validator, required, allowed)
@@ -833,9 +927,14 @@ def check_json_schema(tool_name: str, json_schema: Mapping[str, Any]) -> bytes:
         ...     print(error.label)
         schema:invalid_json_schema
     """
-    key = _validator_key(json_schema)
+    return _checked_validator_key(tool_name, _without_annotations(json_schema))
+
+
+def _checked_validator_key(tool_name: str, bare_schema: Mapping[str, Any]) -> bytes:
+    """:func:`check_json_schema` of a schema already stripped of its annotations."""
+    key = _canonical_json(bare_schema)
     try:
-        _compiled_validator(key)
+        _VALIDATORS.compiled(key, bare_schema)
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid schema"
         raise InvalidToolSchemaError(
@@ -880,7 +979,7 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     if type(arguments) is not dict:
         arguments = dict(arguments)  # JSON Schema's "object" is a dict
     key = spec.validator_key or check_json_schema(spec.name, spec.json_schema)
-    compiled = _compiled_validator(key)
+    compiled = _VALIDATORS.compiled(key)
     if not compiled.required <= arguments.keys():
         return "schema:missing_required"
     if (b'"$ref"' in key or b'"$dynamicRef"' in key) and _deeper_than(

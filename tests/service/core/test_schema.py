@@ -303,11 +303,11 @@ def test_whole_list_cache_agrees_with_per_tool_normalisation() -> None:
 
 
 def test_one_validator_is_built_per_distinct_schema() -> None:
-    compiled = schema_module._compiled_validator
+    validators = schema_module._VALIDATORS
     parameters = {"q": {"type": "str"}, "n": {"type": "List[Tuple[int, str]]"}}
-    misses_before = compiled.cache_info().misses
+    builds_before = validators.builds
     first = normalise_tool({"name": "validator_probe_a", "parameters": parameters})
-    built_for_first = compiled.cache_info().misses - misses_before
+    built_for_first = validators.builds - builds_before
     # A different tool (other name, other prose) with the same JSON Schema shares the validator.
     described = {name: {**value, "description": "prose"} for name, value in parameters.items()}
     second = normalise_tool({"name": "validator_probe_b", "parameters": described})
@@ -315,7 +315,7 @@ def test_one_validator_is_built_per_distinct_schema() -> None:
         assert validate_arguments(second, arguments) == validate_arguments(first, arguments)
 
     assert built_for_first == 1
-    assert compiled.cache_info().misses - misses_before == 1
+    assert validators.builds - builds_before == 1
     assert first.validator_key == second.validator_key
 
 
@@ -334,12 +334,11 @@ def test_the_tool_cache_is_bounded_and_keeps_what_is_used() -> None:
 
 
 def test_the_validator_cache_is_bounded() -> None:
-    compiled = schema_module._compiled_validator
+    validators = schema_module._VALIDATORS
     for index in range(VALIDATOR_CACHE_SIZE + 50):
         normalise_tool({"name": f"bounded_{index}", "parameters": {f"p{index}": {"type": "int"}}})
-    info = compiled.cache_info()
-    assert info.maxsize == VALIDATOR_CACHE_SIZE
-    assert info.currsize == VALIDATOR_CACHE_SIZE
+    assert validators.size == VALIDATOR_CACHE_SIZE
+    assert len(validators) == VALIDATOR_CACHE_SIZE
     # A spec whose validator was evicted is rebuilt on use, with the same verdicts.
     spec = normalise_tool({"name": "bounded_0", "parameters": {"p0": {"type": "int"}}})
     assert validate_arguments(spec, {"p0": 1}) is None
@@ -709,3 +708,23 @@ def test_pathological_arguments_do_not_raise() -> None:
     pair = [_nested_list(100_000), _nested_list(100_000)]
     assert validate_arguments(spec, {"v": pair}) == "schema:invalid_value"
     assert validate_arguments(spec, {"v": [10**400]}) is None
+
+
+def test_the_validator_schema_is_the_normalised_schema_without_annotations() -> None:
+    """The one-pass translation builds the validator's schema exactly as stripping would."""
+    pytest.importorskip("bfcl_eval", reason="BFCL's shipped tools are the varied sample")
+    from bench.bfcl_candidates import load_bfcl_items
+
+    tools = {
+        schema_module._canonical_json(tool): tool
+        for item in load_bfcl_items()
+        for tool in item.functions
+    }
+    assert len(tools) > 1000
+    annotated = 0
+    for tool in tools.values():
+        spec = normalise_tool(tool)
+        stripped = schema_module._without_annotations(spec.json_schema)
+        assert spec.validator_key == schema_module._canonical_json(stripped), tool["name"]
+        annotated += spec.validator_key != schema_module._canonical_json(spec.json_schema)
+    assert annotated > 1000  # descriptions were present and dropped, not carried over
