@@ -255,3 +255,38 @@ def test_items_with_the_same_tools_text_share_one_normalisation() -> None:
         shared.normalised([{"name": f"tool_{index}", "parameters": {}}])
     assert shared.normalised([GET_USER]) is not first
     assert shared.normalised([GET_USER]) == first
+
+
+def test_worker_processes_give_the_same_results_in_the_same_order(
+    mixed_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.commands import score as score_module
+
+    # Many small chunks, so several are in flight and out-of-order completion would show.
+    monkeypatch.setattr(score_module, "CHUNK_LINES", 3)
+    lines = mixed_input.read_text().splitlines() * 7
+    source = write_lines(tmp_path / "many.jsonl", lines)
+    outcomes = {}
+    for workers in ("1", "3"):
+        output, report = tmp_path / f"r{workers}.jsonl", tmp_path / f"s{workers}.json"
+        result = CliRunner().invoke(
+            app,
+            ["score", "-i", str(source), "-o", str(output), "-r", str(report),
+             "--workers", workers, "--bootstrap-samples", "50"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        outcomes[workers] = (output.read_bytes(), report.read_text(), result.stderr)
+
+    assert outcomes["3"] == outcomes["1"]
+    numbers = [json.loads(line)["line"] for line in outcomes["3"][0].splitlines()]
+    assert numbers == sorted(numbers) and len(numbers) == 4 * 7
+    skipped = [line for line in outcomes["3"][2].splitlines() if "skipped" in line]
+    assert len(skipped) == 5 * 7 and skipped[0].startswith("line 2:")
+
+
+def test_workers_default_to_the_usable_cpus_only_for_large_inputs() -> None:
+    from service.commands.score import PARALLEL_MIN_LINES, _worker_count
+
+    assert _worker_count(0, PARALLEL_MIN_LINES - 1) == 1
+    assert _worker_count(0, PARALLEL_MIN_LINES) == len(os.sched_getaffinity(0))
+    assert _worker_count(3, 10) == 3
