@@ -47,7 +47,7 @@ from vllm.tool_parsers.hermes_tool_parser import Hermes2ProToolParser
 
 from service.core.parsing import parse_calls
 from service.core.parsing.hermes import TOOL_CALL_CLOSE
-from service.core.parsing.streaming import settled_content
+from service.core.parsing.streaming import arguments_json, settled_content
 from service.core.types import ToolCall as CoreToolCall
 
 __all__ = ["PARSER_NAME", "ToolGradeToolParser"]
@@ -59,16 +59,6 @@ logger = logging.getLogger("toolgrade.vllm_tool_parser")
 
 # Chat-template turn ends that finish a completion (their text is not in the output).
 _END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>")
-
-
-def arguments_json(call: CoreToolCall) -> str:
-    """A call's arguments as the JSON string OpenAI's ``tool_calls`` carry.
-
-    Example:
-        >>> arguments_json(CoreToolCall(name="f", arguments={"city": "Zürich"}))
-        '{"city": "Zürich"}'
-    """
-    return json.dumps(dict(call.arguments), ensure_ascii=False)
 
 
 class ToolGradeToolParser(Hermes2ProToolParser):
@@ -99,7 +89,9 @@ class ToolGradeToolParser(Hermes2ProToolParser):
         return ExtractedToolCallInformation(
             tools_called=True,
             tool_calls=[
-                ToolCall(function=FunctionCall(name=call.name, arguments=arguments_json(call)))
+                ToolCall(
+                    function=FunctionCall(name=call.name, arguments=arguments_json(call.arguments))
+                )
                 for call in result.calls
             ],
             content=result.content,
@@ -170,7 +162,8 @@ class ToolGradeToolParser(Hermes2ProToolParser):
                 )
                 deltas.append(
                     DeltaToolCall(
-                        index=index, function=DeltaFunctionCall(arguments=arguments_json(call))
+                        index=index,
+                        function=DeltaFunctionCall(arguments=arguments_json(call.arguments)),
                     )
                 )
                 self._record_sent(call)
@@ -181,8 +174,10 @@ class ToolGradeToolParser(Hermes2ProToolParser):
     def _record_sent(self, call: CoreToolCall) -> None:
         self._sent_calls.append(call)
         # vLLM reads these to top up the last call's arguments at the end of a stream.
-        self.prev_tool_call_arr.append({"name": call.name, "arguments": arguments_json(call)})
-        self.streamed_args_for_tool.append(arguments_json(call))
+        self.prev_tool_call_arr.append(
+            {"name": call.name, "arguments": arguments_json(call.arguments)}
+        )
+        self.streamed_args_for_tool.append(arguments_json(call.arguments))
         self.current_tool_id = len(self._sent_calls) - 1
 
 

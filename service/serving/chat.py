@@ -6,13 +6,17 @@ JSON strings and each call gets an id. ``reasoning`` (and ``reasoning_content``,
 carries Qwen3's ``<think>`` text. ``logprobs``/``top_logprobs`` come from the engine.
 
 Streaming follows the same chunk format: a role chunk, reasoning and content deltas (text that
-may still become a call is held back), each call as soon as its ``<tool_call>`` block closes —
-a delta with its id and name, then one with its arguments (calls in other forms when the
-completion ends) — logprobs with the chunk of the tokens they belong to, a finish chunk per
+may still become a call is held back), and tool calls as vLLM and OpenAI stream them: a delta
+with the call's id and name as soon as the name in its ``<tool_call>`` block is complete, then
+argument fragments, each a canonical prefix of the final ``arguments`` string (one complete
+top-level argument at a time; the rest when the block closes; calls in other forms when the
+completion ends). Logprobs go with the chunk of the tokens they belong to, a finish chunk per
 choice, the usage chunk when ``stream_options.include_usage`` is set, then ``data: [DONE]``.
-The joined stream equals the non-streamed message, except that a call sent when its block
-closed cannot be taken back when a later block turns out malformed (the whole answer then has
-no calls: there is no partial credit).
+The joined stream equals the non-streamed message whenever the calls parse. What was sent
+cannot be taken back: when a block whose name was sent never closes (``max_tokens``) or turns
+out malformed, the whole answer has no calls (there is no partial credit) while the stream
+already carried that call's head; its content and ``finish_reason`` still equal the
+non-streamed answer's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.errors import ToolGradeError
-from service.core.parsing.hermes import TOOL_CALL_CLOSE
+from service.core.parsing import split_reasoning
+from service.core.parsing.hermes import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from service.core.parsing.streaming import OpenCall, arguments_json, open_hermes_call
 from service.core.types import ToolCall as CoreToolCall
 from service.engine.base import (
     GenerationEngine,
@@ -198,7 +204,7 @@ class ChatCompletionService:
                 if sendable or (logprobs is not None and logprobs.content):
                     yield event([_text_chunk(delta.index, sendable, logprobs)])
                 if delta.finish_reason is None:
-                    for chunk in choice_stream.closed_calls(delta.index, reading):
+                    for chunk in choice_stream.settled_calls(delta.index, reading):
                         yield event([chunk])
                     continue
                 if delta.finish_reason == "stop" and prompt.plan.closing_suffix:
@@ -207,7 +213,7 @@ class ChatCompletionService:
                 if rest:
                     yield event([_text_chunk(delta.index, rest, None)])
                 calls = reading.calls(output)
-                for chunk in choice_stream.new_calls(delta.index, calls):
+                for chunk in choice_stream.final_calls(delta.index, calls):
                     yield event([chunk])
                 finish = reading.finish_reason(calls, delta.finish_reason)
                 yield event(
@@ -247,56 +253,98 @@ class _Reading:
 
 
 @dataclass
+class _SentCall:
+    """A call as far as a stream has sent it."""
+
+    name: str
+    arguments: str
+    complete: bool
+
+
+@dataclass
 class _ChoiceStream:
-    """One choice's stream: its text so far and the calls already sent."""
+    """One choice's stream: its text so far and the calls already sent (whole or in part).
+
+    ``diverged`` is set when the text turns out to disagree with a call already sent (a block
+    that never closed, malformed markup): nothing can be taken back, so no more calls are sent.
+    """
 
     text: AssistantStream
-    sent_calls: list[CoreToolCall] = field(default_factory=list)
+    sent: list[_SentCall] = field(default_factory=list)
     checked_upto: int = 0
+    diverged: bool = False
 
-    def closed_calls(self, index: int, reading: _Reading) -> list[ChunkChoice]:
-        """Chunks for calls whose ``<tool_call>`` blocks closed since the last look."""
-        if not self.text.parse_tool_calls:
+    def settled_calls(self, index: int, reading: _Reading) -> list[ChunkChoice]:
+        """Chunks for what settled since the last look: calls whose blocks closed, and the open
+        block's id and name once its name is complete, then its arguments as they complete."""
+        if not self.text.parse_tool_calls or self.diverged:
             return []
-        closed = self.text.text.rfind(TOOL_CALL_CLOSE)
-        if closed < self.checked_upto:
+        text = self.text.text
+        last_open = text.rfind(TOOL_CALL_OPEN)
+        if last_open < 0:
             return []
-        self.checked_upto = closed + len(TOOL_CALL_CLOSE)
-        output = interpret_output(
-            self.text.text[: self.checked_upto],
-            parse_tool_calls=True,
-            starts_in_reasoning=self.text.starts_in_reasoning,
-        )
-        return self.new_calls(index, reading.calls(output))
-
-    def new_calls(self, index: int, calls: Sequence[CoreToolCall]) -> list[ChunkChoice]:
-        """Chunks for the calls not sent yet: id and name, then arguments, per call."""
-        if list(calls[: len(self.sent_calls)]) != self.sent_calls:
-            return []  # sent calls cannot be taken back
         chunks = []
-        for position in range(len(self.sent_calls), len(calls)):
-            call = openai_tool_calls([calls[position]])[0]
-            chunks.append(
-                _tool_call_chunk(
-                    index,
-                    ToolCallDelta(
-                        index=position,
-                        id=call.id,
-                        type="function",
-                        function=FunctionCallDelta(name=call.function.name),
-                    ),
-                )
+        closed = text.rfind(TOOL_CALL_CLOSE)
+        if closed >= self.checked_upto:
+            self.checked_upto = closed + len(TOOL_CALL_CLOSE)
+            output = interpret_output(
+                text[: self.checked_upto],
+                parse_tool_calls=True,
+                starts_in_reasoning=self.text.starts_in_reasoning,
             )
-            chunks.append(
-                _tool_call_chunk(
-                    index,
-                    ToolCallDelta(
-                        index=position,
-                        function=FunctionCallDelta(arguments=call.function.arguments),
-                    ),
-                )
-            )
-            self.sent_calls.append(calls[position])
+            chunks = self.final_calls(index, reading.calls(output))
+        if last_open > closed and not self.diverged:
+            _, answer = split_reasoning(text, starts_in_reasoning=self.text.starts_in_reasoning)
+            open_call = open_hermes_call(answer)
+            if open_call is not None:
+                chunks.extend(self._open_call(index, open_call, reading))
+        return chunks
+
+    def final_calls(self, index: int, calls: Sequence[CoreToolCall]) -> list[ChunkChoice]:
+        """Chunks that complete ``calls`` (read from closed blocks) beyond what was sent."""
+        if self.diverged:
+            return []
+        if len(calls) < len(self.sent):
+            self.diverged = True
+            return []
+        chunks = []
+        for position, call in enumerate(calls):
+            arguments = arguments_json(call.arguments)
+            if position == len(self.sent):
+                self.sent.append(_SentCall(call.name, "", complete=False))
+                chunks.append(_call_head_chunk(index, position, call.name))
+            sent = self.sent[position]
+            if sent.name != call.name or not arguments.startswith(sent.arguments):
+                self.diverged = True
+                break
+            if sent.complete:
+                if sent.arguments != arguments:
+                    self.diverged = True
+                    break
+                continue
+            chunks.append(_call_arguments_chunk(index, position, arguments[len(sent.arguments) :]))
+            sent.arguments = arguments
+            sent.complete = True
+        return chunks
+
+    def _open_call(self, index: int, open_call: OpenCall, reading: _Reading) -> list[ChunkChoice]:
+        position = open_call.position
+        if reading.keep_one_call and position > 0:
+            return []
+        chunks = []
+        if position == len(self.sent):
+            self.sent.append(_SentCall(open_call.name, "", complete=False))
+            chunks.append(_call_head_chunk(index, position, open_call.name))
+        elif position != len(self.sent) - 1 or self.sent[position].complete:
+            return []  # an earlier block did not read as a call: the answer will have none
+        sent = self.sent[position]
+        if sent.name != open_call.name:
+            self.diverged = True
+            return chunks
+        settled = open_call.arguments
+        if len(settled) > len(sent.arguments) and settled.startswith(sent.arguments):
+            chunks.append(_call_arguments_chunk(index, position, settled[len(sent.arguments) :]))
+            sent.arguments = settled
         return chunks
 
 
@@ -345,9 +393,7 @@ def openai_tool_calls(calls: Sequence[CoreToolCall]) -> list[ToolCall]:
     return [
         ToolCall(
             id=new_tool_call_id(),
-            function=FunctionCall(
-                name=call.name, arguments=json.dumps(dict(call.arguments), ensure_ascii=False)
-            ),
+            function=FunctionCall(name=call.name, arguments=arguments_json(call.arguments)),
         )
         for call in calls
     ]
@@ -430,5 +476,17 @@ def _text_chunk(index: int, sendable: Any, logprobs: ChatLogprobs | None) -> Chu
     )
 
 
-def _tool_call_chunk(index: int, call: ToolCallDelta) -> ChunkChoice:
+def _call_head_chunk(index: int, position: int, name: str) -> ChunkChoice:
+    """A call's first delta, as vLLM and OpenAI send it: a new id, the type and the name."""
+    call = ToolCallDelta(
+        index=position,
+        id=new_tool_call_id(),
+        type="function",
+        function=FunctionCallDelta(name=name),
+    )
+    return ChunkChoice(index=index, delta=ChoiceDelta(tool_calls=[call]))
+
+
+def _call_arguments_chunk(index: int, position: int, arguments: str) -> ChunkChoice:
+    call = ToolCallDelta(index=position, function=FunctionCallDelta(arguments=arguments))
     return ChunkChoice(index=index, delta=ChoiceDelta(tool_calls=[call]))

@@ -250,10 +250,15 @@ def test_streamed_named_call_joins_to_the_non_streamed_answer(
     assert finish == whole.finish_reason
     assert content == (whole.message.content or "")
     whole_calls = whole.message.tool_calls or []
-    assert names == [call.function.name for call in whole_calls]
-    assert arguments == "".join(call.function.arguments for call in whole_calls)
     if whole_calls:  # a named call finishes with "stop", as in OpenAI's and vLLM's answers
+        assert names == [call.function.name for call in whole_calls]
+        assert arguments == "".join(call.function.arguments for call in whole_calls)
         assert (finish, names) == ("stop", ["get_weather"])
+    else:
+        # Cut off by max_tokens inside the arguments: the call's head went out as soon as the
+        # grammar wrote the name (as vLLM and OpenAI stream) and cannot be taken back.
+        assert (finish, names) == ("length", ["get_weather"])
+        assert '"name": "get_weather"' in content
 
 
 @requires_vllm

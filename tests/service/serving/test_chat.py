@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from service.core.errors import InvalidToolSchemaError, ToolGradeError
+from service.core.parsing.hermes import TOOL_CALL_CLOSE
 from service.engine.base import CompletionDelta, GenerationInput
 from service.engine.errors import (
     InvalidChatRequestError,
@@ -311,36 +312,133 @@ def _assemble(chunks: list[dict[str, Any]], index: int = 0) -> dict[str, Any]:
     return {**message, "finish_reason": finish}
 
 
+ROME_TIME_CALLS = (
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome", "days": [1, 2], '
+    '"unit": {"scale": "C", "round": 0.5}}}\n</tool_call>\n<tool_call>\n'
+    '{"name":"get_time","arguments":{"zone":"Europe/Z\\u00fcrich","dst":true,"offset":-1.50}}\n'
+    "</tool_call>"
+)
+
+
+def _joined_calls(streamed: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["function"]["name"], c["function"]["arguments"]) for c in streamed["tool_calls"]]
+
+
+def _expected_calls(choice: Any) -> list[tuple[str, str]]:
+    return [
+        (call.function.name, call.function.arguments) for call in choice.message.tool_calls or []
+    ]
+
+
+@pytest.mark.parametrize("piece_size", [1, 2, 7])
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "fields"),
     [
-        "<think>\nFirst, the city.\n</think>\n\nChecking now.\n" + PARIS_CALL,
-        "It is sunny in Paris today, around 21 degrees.",
-        'Here: {"name": "get_weather", "arguments": {"city": "Paris"}} done',
-        "get_weather(city='Paris')",
-        '<tool_call>\n{"name": "get_weather", "arguments": {"city": ',
-        "<think>\nunfinished reasoning that runs out",
-        "Paris, then.</think>\n" + PARIS_CALL,
+        ("<think>\nFirst, the city.\n</think>\n\nChecking now.\n" + PARIS_CALL, {}),
+        ("It is sunny in Paris today, around 21 degrees.", {}),
+        ('Here: {"name": "get_weather", "arguments": {"city": "Paris"}} done', {}),
+        ("get_weather(city='Paris')", {}),
+        # Name not complete when the text ends: nothing of a call was sent.
+        ('<tool_call>\n{"name": "get_wea', {}),
+        ("<think>\nunfinished reasoning that runs out", {}),
+        ("Paris, then.</think>\n" + PARIS_CALL, {}),
+        # Parallel calls, nested and non-canonically spaced arguments, escapes, floats.
+        (ROME_TIME_CALLS, {}),
+        ("Both.\n" + ROME_TIME_CALLS + "\nDone.", {}),
+        (ROME_TIME_CALLS, {"parallel_tool_calls": False}),
+        (PARIS_CALL + "\n" + PARIS_CALL.replace("Paris", "Rome"), {"parallel_tool_calls": False}),
+        # A call inside the reasoning is not a call.
+        (
+            "<think>\nMaybe " + PARIS_CALL + "\n</think>\n\nNo call needed.",
+            {"enable_thinking": True},
+        ),
+        (PARIS_CALL, {"tool_choice": "none"}),
+        (ROME_TIME_CALLS, {"tool_choice": "required"}),
+        (PARIS_CALL, {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+        ('<tool_call>\n{"name": "get_weather", "arguments": {}}\n</tool_call>', {}),
     ],
 )
 async def test_streaming_adds_up_to_the_non_streamed_message(
-    tokenizer: ChatTokenizer, reply: str
+    tokenizer: ChatTokenizer, reply: str, fields: dict[str, Any], piece_size: int
 ) -> None:
-    engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=2)
-    expected = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
-    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL])
+    engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=piece_size)
+    tools = [WEATHER_TOOL, TIME]
+    expected = (await _complete(engine, tools=tools, **fields)).choices[0]
+    chunks = await _collect_stream(engine, tools=tools, **fields)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     streamed = _assemble(chunks)
     assert streamed["content"] == (expected.message.content or "")
     assert streamed["reasoning_content"] == (expected.message.reasoning_content or "")
     assert streamed["finish_reason"] == expected.finish_reason
-    expected_calls = [
-        (call.function.name, call.function.arguments) for call in expected.message.tool_calls or []
+    assert _joined_calls(streamed) == _expected_calls(expected)
+    assert [call["index"] for call in streamed["tool_calls"]] == list(
+        range(len(expected_calls := _expected_calls(expected)))
+    )
+    assert len(expected_calls) == len(streamed["tool_calls"])
+
+
+async def test_named_call_without_a_grammar_streams_its_forced_name_first(
+    tokenizer: ChatTokenizer,
+) -> None:
+    engine = ScriptedEngine(
+        tokenizer, replies=['{"city": "Oslo", "days": 3}}\n'], supports_json_schema=False
+    )
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    expected = (await _complete(engine, tools=[WEATHER_TOOL], tool_choice=named)).choices[0]
+    chunks = await _collect_stream(engine, tools=[WEATHER_TOOL], tool_choice=named, logprobs=True)
+    streamed = _assemble(chunks)
+    assert (streamed["finish_reason"], _joined_calls(streamed)) == (
+        expected.finish_reason,
+        _expected_calls(expected),
+    )
+    # The name was in the forced prefix: its delta follows the first generated piece.
+    head = next(
+        i for i, c in enumerate(chunks) if c["choices"] and "tool_calls" in c["choices"][0]["delta"]
+    )
+    assert head <= 2
+
+
+@pytest.mark.parametrize("finish_reason", ["length", "stop"])
+@pytest.mark.parametrize(
+    ("reply", "sent_arguments"),
+    [
+        ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par', ""),
+        (
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 3, "un',
+            '{"city": "Paris", "days": 3, ',
+        ),
+        # Closed, but not JSON: the head went out before the block was read whole.
+        ('<tool_call>\n{"name": "get_weather", "arguments": {"city": Paris}}\n</tool_call>', ""),
+    ],
+)
+async def test_a_call_that_never_completes_keeps_content_and_finish_of_the_whole_answer(
+    tokenizer: ChatTokenizer, reply: str, sent_arguments: str, finish_reason: Any
+) -> None:
+    # What was sent cannot be taken back (as with vLLM and OpenAI): the stream carries the
+    # call's head and its settled arguments; content and finish_reason are the whole answer's.
+    engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=2, finish_reason=finish_reason)
+    expected = (await _complete(engine, tools=[WEATHER_TOOL])).choices[0]
+    assert expected.message.tool_calls is None and expected.message.content == reply
+    streamed = _assemble(await _collect_stream(engine, tools=[WEATHER_TOOL]))
+    assert streamed["content"] == expected.message.content
+    assert streamed["finish_reason"] == expected.finish_reason == finish_reason
+    assert _joined_calls(streamed) == [("get_weather", sent_arguments)]
+
+
+async def test_a_malformed_second_block_stops_further_calls(tokenizer: ChatTokenizer) -> None:
+    reply = (
+        PARIS_CALL + '\n<tool_call>\n{"name": "get_time", "arguments": {"zone": UTC}}\n</tool_call>'
+    )
+    engine = ScriptedEngine(tokenizer, replies=[reply + "\n" + PARIS_CALL], piece_size=3)
+    expected = (await _complete(engine, tools=[WEATHER_TOOL, TIME])).choices[0]
+    assert expected.message.tool_calls is None
+    streamed = _assemble(await _collect_stream(engine, tools=[WEATHER_TOOL, TIME]))
+    assert (streamed["content"], streamed["finish_reason"]) == (expected.message.content, "stop")
+    # The first call was whole when it was sent; the second's head went out; nothing after.
+    assert _joined_calls(streamed) == [
+        ("get_weather", '{"city": "Paris"}'),
+        ("get_time", ""),
     ]
-    assert [
-        (c["function"]["name"], c["function"]["arguments"]) for c in streamed["tool_calls"]
-    ] == expected_calls
-    assert [call["index"] for call in streamed["tool_calls"]] == list(range(len(expected_calls)))
 
 
 async def test_streamed_content_is_not_held_back_without_reason(tokenizer: ChatTokenizer) -> None:
@@ -428,21 +526,37 @@ async def test_an_error_after_the_stream_started_is_reported_in_band(
     }
 
 
-async def test_a_streamed_call_goes_out_when_its_block_closes(tokenizer: ChatTokenizer) -> None:
+async def test_a_streamed_calls_head_goes_out_as_soon_as_its_name_is_complete(
+    tokenizer: ChatTokenizer,
+) -> None:
+    first = (
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}\n'
+        "</tool_call>"
+    )
     second = '\n<tool_call>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</tool_call>'
-    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL + second], piece_size=4)
+    reply = first + second
+    engine = ScriptedEngine(tokenizer, replies=[reply], piece_size=4)
     # With logprobs every engine delta makes a chunk, so the chunks show when a call went out.
     chunks = await _collect_stream(engine, tools=[WEATHER_TOOL, TIME], logprobs=True)
-    call_chunks = [
-        i for i, c in enumerate(chunks) if c["choices"] and "tool_calls" in c["choices"][0]["delta"]
-    ]
-    first_call_names = [
-        chunks[i]["choices"][0]["delta"]["tool_calls"][0]["function"].get("name")
-        for i in call_chunks
-    ]
-    assert first_call_names == ["get_weather", None, "get_time", None]
-    # The first call's two chunks come before the second block was even generated.
-    assert call_chunks[1] + 1 < call_chunks[2]
+    text_so_far = []
+    written = ""
+    for chunk in chunks[1:]:
+        delta = chunk["choices"][0]["delta"] if chunk["choices"] else {}
+        if "logprobs" in (chunk["choices"][0] if chunk["choices"] else {}):
+            written += "".join(t["token"] for t in chunk["choices"][0]["logprobs"]["content"])
+        for call in delta.get("tool_calls") or []:
+            text_so_far.append((call["index"], call["function"], written))
+    # Each call's head as soon as the name (and the comma after it) was written, then its
+    # arguments one complete top-level argument at a time, the rest when the block closed.
+    (i0, head0, at0), (_, args0a, _), (_, args0b, at0b), (i1, head1, at1), (_, args1, at1b) = (
+        text_so_far
+    )
+    assert (i0, head0, i1, head1) == (0, {"name": "get_weather"}, 1, {"name": "get_time"})
+    assert TOOL_CALL_CLOSE not in at0 and at0.rstrip().endswith('"get_weather",')
+    assert (args0a["arguments"], args0b["arguments"]) == ('{"city": "Paris", ', '"days": 3}')
+    assert TOOL_CALL_CLOSE in at0b and second.strip() not in at0b
+    assert at1.count(TOOL_CALL_CLOSE) == 1 and at1.rstrip().endswith('"get_time",')
+    assert args1["arguments"] == '{"zone": "UTC"}' and at1b.count(TOOL_CALL_CLOSE) == 2
     assert _assemble(chunks)["finish_reason"] == "tool_calls"
 
 
