@@ -42,6 +42,7 @@ import jsonschema_rs
 import orjson
 
 from service.core.errors import InvalidToolSchemaError
+from service.core.parsing.json_text import may_hold_a_long_integer
 from service.core.types import ToolSpec
 
 __all__ = [
@@ -450,7 +451,14 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
         return {}
     if isinstance(tools, str):
         try:
-            decoded = json.loads(tools)
+            # orjson for the common case (xLAM rows carry their tools as JSON text); the
+            # standard library for what orjson reads differently, and to name the error.
+            decoded = _FAILED if may_hold_a_long_integer(tools) else orjson.loads(tools)
+        except orjson.JSONDecodeError:
+            decoded = _FAILED
+        try:
+            if decoded is _FAILED:
+                decoded = json.loads(tools)
         except ValueError as error:
             raise InvalidToolSchemaError(
                 f"tools is not valid JSON: {error}", label="schema:invalid_json", param="tools"
@@ -696,6 +704,7 @@ def _translate_list(tool_name: str, values: list[Any]) -> tuple[list[Any], list[
 
 
 _UNKNOWN_TYPE: Final = "\x00unknown"
+_FAILED: Final = object()
 
 
 def _translate_type(tool_name: str, value: Any) -> str | list[str] | None:
