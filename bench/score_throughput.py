@@ -31,7 +31,8 @@ BFCL has nothing to warm), next to the warm passes above.
 **Whole process** (``--whole-process``): what a user meets. Each side is a process that starts,
 reads the candidates from a file in its own format and judges them: ``toolgrade score`` on
 ``/score`` items (``python -m service score``, default options: every metric, bootstrap
-intervals, results file) against BFCL's checker process on ``model_output`` lines
+intervals, results file, one process per usable CPU from 20k lines) and again with
+``--workers 1``, against BFCL's checker process on ``model_output`` lines
 (``python -m bench.bfcl_checker_process``); wall and CPU seconds, sides interleaved
 ``--repeats`` times. ``--distinct-tools N`` adds ``toolgrade score`` on N rows from
 ``toolgrade synth`` with every tool renamed and given one extra optional parameter per row, so
@@ -486,6 +487,12 @@ def write_distinct_tools_items(count: int, path: Path) -> None:
             out.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
 
 
+def _default_workers(lines: int) -> int:
+    from service.commands.score import _worker_count
+
+    return _worker_count(0, lines)
+
+
 def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
     candidates = generate_candidates(load_bfcl_items())[:limit]
     print(f"{len(candidates)} candidates from BFCL's shipped data; whole processes, cold")
@@ -497,24 +504,32 @@ def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
         ours += ["--output", str(folder / "results.jsonl")]
         theirs = [sys.executable, "-m", "bench.bfcl_checker_process", str(bfcl)]
         theirs += [str(folder / "verdicts.jsonl")]
-        times: dict[str, list[tuple[float, float]]] = {"toolgrade": [], "bfcl": []}
+        commands = {"bfcl": theirs, "toolgrade": ours, "toolgrade-1": [*ours, "--workers", "1"]}
+        times: dict[str, list[tuple[float, float]]] = {side: [] for side in commands}
         for _ in range(repeats):  # interleaved, so load from elsewhere weighs on both
-            times["bfcl"].append(_timed_process(theirs))
-            times["toolgrade"].append(_timed_process(ours))
-        for side, label in (("bfcl", "BFCL checker process"), ("toolgrade", "toolgrade score")):
+            for side, command in commands.items():
+                times[side].append(_timed_process(command))
+        workers = _default_workers(len(candidates))
+        sides = (
+            ("bfcl", "BFCL checker process"),
+            ("toolgrade", f"toolgrade score ({workers} proc.)"),
+            ("toolgrade-1", "toolgrade score (1 proc.)"),
+        )
+        for side, label in sides:
             walls = [wall for wall, _ in times[side]]
             cpus = [cpu for _, cpu in times[side]]
             print(
-                f"{label:<24} wall best {min(walls):6.2f} s, "
+                f"{label:<28} wall best {min(walls):6.2f} s, "
                 f"median {statistics.median(walls):6.2f} s   "
                 f"CPU best {min(cpus):6.2f} s, median {statistics.median(cpus):6.2f} s"
             )
-        ratio_wall = min(w for w, _ in times["bfcl"]) / min(w for w, _ in times["toolgrade"])
-        ratio_cpu = min(c for _, c in times["bfcl"]) / min(c for _, c in times["toolgrade"])
-        print(
-            f"{'toolgrade speed / BFCL':<24} {ratio_wall:.2f}x wall, {ratio_cpu:.2f}x CPU "
-            "(target >= 2x)"
-        )
+        for side, label in sides[1:]:
+            ratio_wall = min(w for w, _ in times["bfcl"]) / min(w for w, _ in times[side])
+            ratio_cpu = min(c for _, c in times["bfcl"]) / min(c for _, c in times[side])
+            print(
+                f"{'speed / BFCL, ' + label.removeprefix('toolgrade score ').strip('()'):<28} "
+                f"{ratio_wall:.2f}x wall, {ratio_cpu:.2f}x CPU (target >= 2x)"
+            )
         if distinct_tools:
             rows = folder / "distinct.jsonl"
             write_distinct_tools_items(distinct_tools, rows)
@@ -522,7 +537,8 @@ def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
             command += ["--output", str(folder / "distinct-results.jsonl")]
             wall, cpu = _timed_process(command)
             print(
-                f"{'distinct tools':<24} {distinct_tools} synth rows, every schema new: "
+                f"{'distinct tools':<24} {distinct_tools} synth rows, every schema new, "
+                f"{_default_workers(distinct_tools)} proc.: "
                 f"wall {wall:.2f} s, CPU {cpu:.2f} s (target <= 15 s)"
             )
     print(f"machine load after (1/5/15 min): {machine_load()}")
