@@ -46,9 +46,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from service.core.rewards import compute_rewards
@@ -214,59 +216,94 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def client_session(concurrency: int) -> aiohttp.ClientSession:
+    """The load generator's HTTP client: ``concurrency`` kept-alive connections.
+
+    aiohttp, not httpx: the client shares the machine with the server, and httpx's
+    ``AsyncClient`` spends ~2.4 ms of CPU per small request on this machine kind (aiohttp
+    ~0.25 ms), so with httpx the bench measured its own client (~400 requests/s) rather than
+    the server. The client's CPU per request is printed next to the server's.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        timeout=aiohttp.ClientTimeout(total=120),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> bytes:
+    """POST ``body``; the response body, or ``aiohttp.ClientResponseError`` for a 4xx/5xx."""
+    async with session.post(url, data=body) as response:
+        answer = await response.read()
+        response.raise_for_status()
+        return answer
+
+
 async def http_slice(
-    client: httpx.AsyncClient, url: str, body: bytes, concurrency: int, duration: float
+    session: aiohttp.ClientSession, url: str, body: bytes, concurrency: int, duration: float
 ) -> tuple[list[float], float]:
     """Latencies (s) of the requests ``concurrency`` clients complete in ``duration`` seconds,
     each sending its next batch once the previous one is answered; and the seconds taken."""
     latencies: list[float] = []
-    headers = {"Content-Type": "application/json"}
     deadline = time.perf_counter() + duration
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
+            await post(session, url, body)
             latencies.append(time.perf_counter() - started)
-            response.raise_for_status()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, time.perf_counter() - started
 
 
+@dataclass
+class HttpRun:
+    """What the alternating slices measured."""
+
+    local_rate: float  # in-process rewards/s
+    http_rate: float  # HTTP rewards/s
+    latencies: list[float]  # HTTP, seconds per request
+    server_cpu_s: float  # CPU the server's processes used during the HTTP slices
+    client_cpu_s: float  # CPU this process (the HTTP client) used during the HTTP slices
+
+
 async def compare(
     url: str,
+    server_pid: int,
     completions: list[str],
     labels: list[Any],
     expected: list[float],
     args: argparse.Namespace,
-) -> tuple[float, float, list[float]]:
-    """Alternate in-process and HTTP slices (so load from other processes hits both alike);
-    returns (in-process rewards/s, HTTP rewards/s, HTTP latencies)."""
+) -> HttpRun:
+    """Alternate in-process and HTTP slices (so load from other processes hits both alike)."""
     body = json.dumps({"completions": completions, "labels": labels}).encode()
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
     local_rewards, local_seconds = 0, 0.0
     latencies: list[float] = []
-    http_seconds = 0.0
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        answer = await client.post(url, content=body, headers={"Content-Type": "application/json"})
-        if answer.json()["rewards"] != expected:
+    http_seconds = server_cpu = client_cpu = 0.0
+    async with client_session(args.concurrency) as client:
+        if json.loads(await post(client, url, body))["rewards"] != expected:
             raise AssertionError("HTTP rewards differ from the in-process rewards")
         compute_rewards(completions, labels)  # warm the caches, as a running service has
+        # Let every worker see the body once (the caches of a running service are warm).
+        await http_slice(client, url, body, args.concurrency, 0.5)
         slice_s = args.duration / args.rounds
         for _ in range(args.rounds):
             done, seconds = in_process_slice(completions, labels, slice_s)
             local_rewards, local_seconds = local_rewards + done, local_seconds + seconds
+            server_before, client_before = server_cpu_seconds(server_pid), time.process_time()
             answered, seconds = await http_slice(client, url, body, args.concurrency, slice_s)
+            server_cpu += server_cpu_seconds(server_pid) - server_before
+            client_cpu += time.process_time() - client_before
             latencies += answered
             http_seconds += seconds
-    return (
-        local_rewards / local_seconds,
-        len(latencies) * len(completions) / http_seconds,
-        latencies,
+    return HttpRun(
+        local_rate=local_rewards / local_seconds,
+        http_rate=len(latencies) * len(completions) / http_seconds,
+        latencies=latencies,
+        server_cpu_s=server_cpu,
+        client_cpu_s=client_cpu,
     )
 
 
@@ -305,23 +342,29 @@ def main() -> None:
     log_path = Path(tempfile.mkstemp(prefix="toolgrade-bench-", suffix=".log")[1])
     server = start_server(port, args.workers, log_path)
     try:
-        local, remote, latencies = asyncio.run(
-            compare(f"http://127.0.0.1:{port}/reward", completions, labels, expected, args)
-        )
+        url = f"http://127.0.0.1:{port}/reward"
+        run = asyncio.run(compare(url, server.pid, completions, labels, expected, args))
     finally:
         stop_server(server)
 
+    local, remote, latencies = run.local_rate, run.http_rate, run.latencies
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     print()
     print(f"{'path':<28}{'rewards/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'in-process compute_rewards':<28}{local:>12,.0f}{'':>10}{'':>10}")
     print(f"{'HTTP /reward':<28}{remote:>12,.0f}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
     print()
+    # CPU time per request does not depend on what else shares the cores: the figure to compare
+    # across runs and machines. Wall-clock rates above do.
+    requests = len(latencies)
+    print(
+        f"CPU per request: server {run.server_cpu_s / requests * 1e6:,.0f} µs "
+        f"(all its processes), client {run.client_cpu_s / requests * 1e6:,.0f} µs; "
+        f"in-process {1e6 / local * args.batch:,.0f} µs per request of {args.batch}"
+    )
     ratio = remote / local
     verdict = "meets" if ratio >= 0.5 else "MISSES"
-    print(
-        f"HTTP / in-process = {ratio:.0%} ({verdict} the >= 50% target); {len(latencies)} requests"
-    )
+    print(f"HTTP / in-process = {ratio:.0%} ({verdict} the >= 50% target); {requests} requests")
     if args.batch == 1:
         met = remote >= 1000 and p99 * 1000 <= 50
         print(
@@ -353,8 +396,8 @@ def new_schema_body(index: int) -> bytes:
     return json.dumps({"completions": completions, "labels": [label]}).encode()
 
 
-def server_rss_mib(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants (Linux /proc), in MiB."""
+def process_tree(root_pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc): the server and its uvicorn workers."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -363,10 +406,18 @@ def server_rss_mib(root_pid: int) -> float:
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total_kib, pending = 0, [root_pid]
+    tree, pending = [], [root_pid]
     while pending:
         pid = pending.pop()
+        tree.append(pid)
         pending += children.get(pid, [])
+    return tree
+
+
+def server_rss_mib(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    total_kib = 0
+    for pid in process_tree(root_pid):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -375,6 +426,18 @@ def server_rss_mib(root_pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total_kib += int(line.split()[1])
     return total_kib / 1024
+
+
+def server_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) a process and all its descendants have used so far."""
+    ticks = 0
+    for pid in process_tree(root_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def memory_growth(args: argparse.Namespace) -> None:
@@ -403,11 +466,7 @@ def memory_growth(args: argparse.Namespace) -> None:
 async def _send_new_schemas(
     url: str, server_pid: int, total: int, warm_up: int, args: argparse.Namespace
 ) -> tuple[float, float, float]:
-    headers = {"Content-Type": "application/json"}
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    async with client_session(args.concurrency) as client:
 
         async def send_range(first: int, last: int) -> None:
             queue = iter(range(first, last))
@@ -419,12 +478,11 @@ async def _send_new_schemas(
                         # On a loaded machine the client can sit past the server's keep-alive
                         # timeout and reuse a connection the server just closed: send again.
                         try:
-                            answer = await client.post(url, content=body, headers=headers)
+                            await post(client, url, body)
                             break
-                        except httpx.TransportError:
+                        except aiohttp.ClientConnectionError:
                             if attempt == 2:
                                 raise
-                    answer.raise_for_status()
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
 

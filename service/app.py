@@ -5,7 +5,7 @@ serving objects (the logic) in :mod:`service.serving` created in the lifespan an
 ``app.state``, thin routers in :mod:`service.routes`, every error mapped to OpenAI's envelope
 in :mod:`service.exception_handlers`.
 
-Middleware, outermost first: request id + access log, HTTP metrics, the API key (every path
+Middleware, outermost first: request id + access log + HTTP metrics, the API key (every path
 but the health probes; checked before any body is read: the one place it is checked), the body
 guard (size, strict JSON, nesting depth; the one place a JSON body is decoded). The OpenAPI
 schema documents the key as a bearer scheme on every operation behind it.
@@ -29,7 +29,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from prometheus_fastapi_instrumentator import Instrumentator
 
 from service import __version__
 from service.config import Settings, get_settings
@@ -42,6 +41,9 @@ from service.serving.scoring import ScoringService
 from service.serving.telemetry import Telemetry
 
 logger = logging.getLogger("toolgrade.app")
+
+# Scrapes of the metrics are not themselves counted in them.
+UNMETERED_PATHS = frozenset({"/metrics"})
 
 
 def create_app(
@@ -96,10 +98,12 @@ def create_app(
     )
     if settings.api_key is not None:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key, public_paths=public_paths())
-    Instrumentator(
-        registry=app.state.telemetry.registry, excluded_handlers=["/metrics"]
-    ).instrument(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        http_metrics=app.state.telemetry.http,
+        routes=app.router.routes,
+        unmetered_paths=UNMETERED_PATHS,
+    )
     return app
 
 

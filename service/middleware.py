@@ -1,6 +1,6 @@
-"""ASGI middleware: the request id and access log, the API key, the guard on request bodies.
+"""ASGI middleware: request id, access log and HTTP metrics; the API key; the body guard.
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through untouched
+All are plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through untouched
 and the body guard sees the request body exactly as the server receives it, chunk by chunk.
 """
 
@@ -11,11 +11,13 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth import check_bearer_key
@@ -23,6 +25,7 @@ from service.core.errors import ToolGradeError
 from service.errors import AuthenticationError, InvalidJSONError, PayloadTooLargeError
 from service.exception_handlers import error_response
 from service.logging_config import REQUEST_ID_HEADER, set_request_id
+from service.serving.telemetry import UNMATCHED_HANDLER, HttpMetrics
 
 access_logger = logging.getLogger("toolgrade.access")
 
@@ -37,49 +40,100 @@ DECODED_JSON_SCOPE_KEY = "toolgrade.json"
 
 
 class RequestContextMiddleware:
-    """Give every request an id (``X-Request-ID``), echo it, and log one access line."""
+    """Give every request an id (``X-Request-ID``), echo it, log one access line and count it
+    in the HTTP metrics (one observation, two outputs: the log line and the metrics agree)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        http_metrics: HttpMetrics,
+        routes: Sequence[BaseRoute],
+        unmetered_paths: frozenset[str],
+    ) -> None:
         self.app = app
+        self.http_metrics = http_metrics
+        self.routes = routes
+        self.unmetered_paths = unmetered_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        incoming = headers.get(REQUEST_ID_HEADER)
         request_id = incoming if incoming and _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         # Each request runs in its own task, so the id does not leak into other requests; it is
         # left set after the app returns so the 500 handler (outside this middleware) sees it.
         set_request_id(request_id)
         status = 500
-        started = time.perf_counter()
+        response_bytes = 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_bytes
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                response_headers = MutableHeaders(scope=message)
+                response_headers[REQUEST_ID_HEADER] = request_id
+                response_bytes = _content_length(response_headers.get("content-length"))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration_s = time.perf_counter() - started
+            path = scope["path"]
+            handler = _route_template(scope, self.routes)
+            if handler not in self.unmetered_paths:
+                self.http_metrics.observe(
+                    method=scope["method"],
+                    status=status,
+                    handler=handler,
+                    request_bytes=_content_length(headers.get("content-length")),
+                    response_bytes=response_bytes,
+                    duration_s=duration_s,
+                )
             # Orchestrators probe these every few seconds: keep them out of the info log.
-            quiet = scope["path"] in PROBE_PATHS and status < 400
-            access_logger.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "client": scope["client"][0] if scope.get("client") else None,
-                },
-            )
+            level = logging.DEBUG if path in PROBE_PATHS and status < 400 else logging.INFO
+            if access_logger.isEnabledFor(level):
+                access_logger.log(
+                    level,
+                    "%s %s %s",
+                    scope["method"],
+                    path,
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(duration_s * 1000, 3),
+                        "client": scope["client"][0] if scope.get("client") else None,
+                    },
+                )
+
+
+def _route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
+    """The path template of the request's route, :data:`UNMATCHED_HANDLER` when none matches.
+
+    The router leaves the route it matched (fully, or by path only: a 405) in the scope; only a
+    request refused before routing (401, 413, bad JSON) is matched here.
+    """
+    matched = scope.get("route")
+    if matched is None:
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                matched = route
+                break
+            if match is Match.PARTIAL and matched is None:
+                matched = route
+    path = getattr(matched, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_HANDLER
+
+
+def _content_length(value: str | None) -> int:
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 class ApiKeyMiddleware:

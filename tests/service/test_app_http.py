@@ -227,7 +227,7 @@ def test_metrics_count_items_and_rewards(client: ToolGradeClient) -> None:
     assert _counter(after, rewarded) - _counter(before, rewarded) == 7
     scored = "toolgrade_items_scored_total"
     assert _counter(after, scored) - _counter(before, scored) == 3
-    # HTTP metrics from the instrumentator, by handler.
+    # HTTP metrics, by route template.
     assert 'http_requests_total{handler="/reward",method="POST",status="2xx"}' in after
 
 

@@ -100,3 +100,46 @@ def test_models_and_readiness_read_the_engine_through_the_dependencies(
     assert client.get("/ready").json() == {"status": "ready", "engine": "scripted"}
     models = client.get("/v1/models", headers=AUTH).json()
     assert [card["id"] for card in models["data"]] == ["scripted", "scripted-lora"]
+
+
+def _sample(metrics_text: str, series: str) -> float:
+    """The value of one exact series (name and labels) in Prometheus text, 0 when absent."""
+    for line in metrics_text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return 0.0
+
+
+def test_http_metrics_label_requests_by_the_matched_route(tiny_model_dir: Path) -> None:
+    # A fresh app: the counts start at zero.
+    app = create_app(Settings(no_model=True, api_key=KEY))
+    with TestClient(app, raise_server_exceptions=False) as fresh:
+        body = JSON_REQUESTS["/reward"]
+        for _ in range(3):
+            assert fresh.post("/reward", json=body, headers=AUTH).status_code == 200
+        assert fresh.post("/reward", json=body).status_code == 401
+        assert fresh.get("/reward", headers=AUTH).status_code == 405
+        assert fresh.get("/no/such/path/42", headers=AUTH).status_code == 404
+        reward_bytes = len(fresh.post("/reward", json=body, headers=AUTH).content)
+        first = fresh.get("/metrics", headers=AUTH).text
+        second = fresh.get("/metrics", headers=AUTH).text
+
+    def count(method: str, status: str, handler: str) -> float:
+        labels = f'handler="{handler}",method="{method}",status="{status}"'
+        return _sample(first, f"http_requests_total{{{labels}}}")
+
+    assert count("POST", "2xx", "/reward") == 4
+    assert count("POST", "4xx", "/reward") == 1  # refused by the key, still the /reward route
+    assert count("GET", "4xx", "/reward") == 1  # wrong method: the path's template
+    # An unknown path is not a label value of its own: label values stay bounded.
+    assert count("GET", "4xx", "none") == 1
+    assert "/no/such/path" not in first
+    latency = 'http_request_duration_seconds_count{handler="/reward",method="POST"}'
+    assert _sample(first, latency) == 5
+    assert _sample(first, "http_request_duration_highr_seconds_count") == 7
+    size = 'http_response_size_bytes_sum{handler="/reward"}'
+    assert reward_bytes > 0 and _sample(first, size) >= 4 * reward_bytes
+    # Scrapes are not counted.
+    assert "/metrics" not in first
+    assert _sample(second, "http_request_duration_highr_seconds_count") == 7
