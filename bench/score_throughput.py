@@ -196,7 +196,8 @@ def result_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[
     def run() -> list[ItemScore]:
         return [
             # Positional, in field order: id, category, parsed, valid, error_type, name_match,
-            # schema_hit, exec_ok, argument precision, recall and F1, expects_no_call, calls.
+            # schema_hit, exec_ok, argument precision, recall and F1, expects_no_call,
+            # expects_any_call, calls.
             ItemScore(
                 c.item.item_id,
                 c.category,
@@ -209,6 +210,7 @@ def result_floor_pass(candidates: Sequence[BfclCandidate]) -> Callable[[], list[
                 1.0,
                 1.0,
                 1.0,
+                False,
                 False,
                 tuple(ToolCall(call["name"], call["arguments"]) for call in c.prediction),
             )

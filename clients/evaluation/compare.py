@@ -6,7 +6,8 @@ Both runs must score the same items (paired by id, same references). Per metric:
   resampled together, so the interval reflects per-item agreement, not two independent runs);
 * a two-sided p-value: the exact McNemar test for yes/no metrics (``ast_accuracy``,
   ``name_accuracy``, ``parse_rate``, ``schema_hit_rate``, ``exec_rate``,
-  ``irrelevance_accuracy``: only items that flipped carry information), and a paired
+  ``irrelevance_accuracy``, ``relevance_accuracy``: only items that flipped carry
+  information), and a paired
   sign-flip permutation test for the argument precision/recall/F1 averages.
 
 p-values are per metric, not corrected for the several metrics compared.
@@ -42,8 +43,10 @@ GRADED_METRICS: dict[str, str] = {
     "argument_recall": "argument_recall",
     "argument_f1": "argument_f1",
 }
-# irrelevance_accuracy is ``valid`` over the items whose reference expects no call.
+# irrelevance_accuracy is ``valid`` over the items whose reference expects no call,
+# relevance_accuracy over those whose reference expects any call.
 IRRELEVANCE = "irrelevance_accuracy"
+RELEVANCE = "relevance_accuracy"
 # The core report's metric order, so comparisons list metrics as the reports do.
 METRIC_ORDER = METRIC_NAMES
 CATEGORY_METRICS = ("ast_accuracy", "name_accuracy", "argument_f1")
@@ -196,9 +199,12 @@ def paired_deltas(
     """One :class:`MetricDelta` per metric defined on the paired scores (same order in A, B)."""
     deltas = []
     no_call = [k for k, score in enumerate(scores_a) if score.get("expects_no_call")]
+    any_call = [k for k, score in enumerate(scores_a) if score.get("expects_any_call")]
     for metric, metric_seed in zip(METRIC_ORDER, seed.spawn(len(METRIC_ORDER)), strict=True):
         if metric == IRRELEVANCE:
             rows, field, binary = no_call, "valid", True
+        elif metric == RELEVANCE:
+            rows, field, binary = any_call, "valid", True
         else:
             rows = list(range(len(scores_a)))
             field = BINARY_METRICS.get(metric) or GRADED_METRICS[metric]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.core.errors import ToolGradeError
+from service.core.references import ANY_CALL_KEY
 from service.core.shapes import call_shape
 
 
@@ -152,7 +153,8 @@ def bfcl_items(
     Args:
         questions: rows ``{"id", "question": [[messages]], "function": [schemas]}``.
         answers: ``id -> ground_truth`` (BFCL possible answers); ``None`` when the file has
-            none, which only the irrelevance categories may lack (their answer is "no call").
+            none, which only the irrelevance categories (their answer is "no call") and
+            ``live_relevance`` (any call to an offered tool is right) may lack.
 
     Raises:
         DatasetError: a multi-turn row, a row without functions, or an id with no answer.
@@ -181,12 +183,7 @@ def bfcl_items(
         elif category in _NO_CALL_CATEGORIES:
             reference = []
         elif category in _ANY_CALL_CATEGORIES:
-            raise DatasetError(
-                f"BFCL row {item_id!r} is a relevance item (any call is right), which a "
-                "reference cannot state yet: run it with BFCL's own runner against ToolGrade's "
-                "/v1/completions (README)",
-                label="dataset:any_call_reference_unsupported",
-            )
+            reference = {ANY_CALL_KEY: True}
         else:
             raise DatasetError(
                 f"BFCL row {item_id!r} has no possible answer (pass the answer file)",

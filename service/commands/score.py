@@ -410,6 +410,7 @@ def _print_summary(
             "exec_rate": "exec",
             "ast_accuracy": "AST",
             "irrelevance_accuracy": "irrel.",
+            "relevance_accuracy": "relev.",
         }
         for header in shown.values():
             categories.add_column(header, justify="right", no_wrap=True)

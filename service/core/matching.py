@@ -676,12 +676,14 @@ def match_calls(
 
     Args:
         calls: the predicted calls.
-        reference: the ground truth (exact or BFCL possible answers; no calls = irrelevance).
+        reference: the ground truth (exact or BFCL possible answers; no calls = irrelevance;
+            ``any_call``: relevance, valid when some call names a tool in ``tools``).
         tools: the declared tools by name (schemas of the *expected* tools are used).
 
     Returns:
         :class:`MatchResult` with ``valid``, an ``area:reason`` ``error``
-        (``match:no_call_expected``, ``match:wrong_count``, or the label of
+        (``match:no_call_expected``, ``match:call_expected``,
+        ``match:no_offered_tool_called``, ``match:wrong_count``, or the label of
         :func:`check_call` for the first call that found no partner) and ``pairs`` of
         ``(predicted_index, reference_index)`` that matched.
 
@@ -710,6 +712,16 @@ def _invalid(label: str) -> MatchResult:
     return result
 
 
+def _relevance_verdict(calls: Sequence[ToolCall], tools: Mapping[str, ToolSpec]) -> MatchResult:
+    # BFCL's relevance check: any call is right, here provided it names an offered tool (what
+    # its arguments are is not judged: no call was specified).
+    if not calls:
+        return _invalid("match:call_expected")
+    if any(call.name in tools for call in calls):
+        return _VALID_EMPTY
+    return _invalid("match:no_offered_tool_called")
+
+
 def _verdict(
     calls: Sequence[ToolCall],
     reference: Reference,
@@ -718,6 +730,8 @@ def _verdict(
 ) -> MatchResult:
     expected = reference.calls
     if not expected:
+        if reference.any_call:
+            return _relevance_verdict(calls, tools)
         return _invalid("match:no_call_expected") if calls else _VALID_EMPTY
     if len(calls) != len(expected):
         return _invalid("match:wrong_count")

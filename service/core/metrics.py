@@ -3,8 +3,9 @@
 :func:`score_item` turns one ``(prediction, reference, tools)`` triple into an :class:`ItemScore`
 by composing the other core modules (parsing, references, schema, matching), so every number
 here follows the same rules as the rewards. :func:`summarise` aggregates item scores into a
-:class:`ScoreReport` with the per-item rates (:data:`ITEM_RATES`), irrelevance accuracy, a
-breakdown by category and a 95 % percentile-bootstrap confidence interval for every rate.
+:class:`ScoreReport` with the per-item rates (:data:`ITEM_RATES`), irrelevance and relevance
+accuracy, a breakdown by category and a 95 % percentile-bootstrap confidence interval for every
+rate.
 
 Conventions (a demanding user will ask about each of these):
 
@@ -22,6 +23,14 @@ Conventions (a demanding user will ask about each of these):
   is undeclared or invalid) and score argument precision/recall/F1 1.
 * **Calls against a no-call reference** are checked for schema and exec like any calls, but are
   never ``valid`` (``ast_accuracy``/``irrelevance_accuracy``) and never match names.
+* **Any-call references** (relevance items, BFCL's ``live_relevance``: no particular call is
+  expected, only that the model calls) mirror no-call ones, the other way round. The item is
+  ``valid`` (``ast_accuracy``/``relevance_accuracy``) when the prediction parses and at least
+  one of its calls names an offered tool, whatever the arguments — BFCL's relevance check —
+  and ``name_match`` is that same verdict. A plain answer is ``parse:no_call_found``; calls to
+  none of the offered tools are ``schema:undeclared_tool``. There is no expected argument to
+  compare: argument precision/recall/F1 are 1 for a valid item and 0 otherwise, as for a
+  correct or wrong abstention. ``schema_hit`` and ``exec_ok`` check every call as usual.
 * **schema_hit**: every predicted call names a declared tool and supplies all its required
   parameters. **exec_ok**: every predicted call names a declared tool and its arguments validate
   against that tool's JSON Schema (:func:`service.core.schema.validate_arguments`).
@@ -35,7 +44,7 @@ Conventions (a demanding user will ask about each of these):
 * **Confidence intervals** are percentile bootstrap intervals (default 1,000 resamples, seed 0)
   over items. Rows are put in a canonical order before resampling, so the report — intervals
   included — does not depend on the order of the items. ``irrelevance_accuracy``'s interval
-  resamples the no-call items only.
+  resamples the no-call items only, ``relevance_accuracy``'s the any-call items.
 """
 
 from __future__ import annotations
@@ -71,8 +80,8 @@ ITEM_RATES: tuple[str, ...] = (
     "ast_accuracy",
 )
 #: Every metric name a :class:`ScoreReport` carries, in report order.
-METRIC_NAMES: tuple[str, ...] = (*ITEM_RATES, "irrelevance_accuracy")
-# On no-call items the AST verdict is the irrelevance verdict.
+METRIC_NAMES: tuple[str, ...] = (*ITEM_RATES, "irrelevance_accuracy", "relevance_accuracy")
+# On no-call items the AST verdict is the irrelevance verdict; on any-call items, relevance.
 _AST_COLUMN = ITEM_RATES.index("ast_accuracy")
 
 FloatMatrix = npt.NDArray[np.float64]
@@ -153,6 +162,7 @@ class ItemScore:
     argument_recall: float
     argument_f1: float
     expects_no_call: bool
+    expects_any_call: bool
     calls: tuple[ToolCall, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,6 +243,8 @@ def _score_normalised(
     parse = parse_calls(prediction)
     if expected.expects_no_call:
         return _score_no_call_item(parse.calls, parse.error, expected, declared, item_id, category)
+    if expected.any_call:
+        return _score_any_call_item(parse.calls, parse.error, expected, declared, item_id, category)
     return _score_call_item(parse.calls, parse.error, expected, declared, item_id, category)
 
 
@@ -344,7 +356,12 @@ def score_items(
 
 
 def _unparsed_item(
-    item_id: Any, category: str | None, error_type: str, *, expects_no_call: bool
+    item_id: Any,
+    category: str | None,
+    error_type: str,
+    *,
+    expects_no_call: bool,
+    expects_any_call: bool = False,
 ) -> ItemScore:
     # No call could be read from the prediction: every check fails and no call is carried.
     return ItemScore(
@@ -360,6 +377,7 @@ def _unparsed_item(
         argument_recall=0.0,
         argument_f1=0.0,
         expects_no_call=expects_no_call,
+        expects_any_call=expects_any_call,
         calls=(),
     )
 
@@ -392,6 +410,7 @@ def _score_call_item(
         argument_recall=recall,
         argument_f1=_f1(precision, recall),
         expects_no_call=False,
+        expects_any_call=False,
         calls=parsed_calls,
     )
 
@@ -440,6 +459,7 @@ def _score_no_call_item(
             argument_recall=1.0,
             argument_f1=1.0,
             expects_no_call=True,
+            expects_any_call=False,
             calls=(),
         )
     schema_error, exec_error = _first_call_errors(calls, declared)
@@ -458,7 +478,46 @@ def _score_no_call_item(
         argument_recall=0.0,
         argument_f1=0.0,
         expects_no_call=True,
+        expects_any_call=False,
         calls=calls,
+    )
+
+
+def _score_any_call_item(
+    parsed_calls: tuple[ToolCall, ...],
+    parse_error: str | None,
+    expected: Reference,
+    declared: Mapping[str, ToolSpec],
+    item_id: Any,
+    category: str | None,
+) -> ItemScore:
+    if parse_error is not None or not parsed_calls:
+        return _unparsed_item(
+            item_id,
+            category,
+            parse_error or NO_CALL_FOUND,
+            expects_no_call=False,
+            expects_any_call=True,
+        )
+    schema_error, exec_error = _first_call_errors(parsed_calls, declared)
+    verdict = match_calls(parsed_calls, expected, declared)
+    credit = 1.0 if verdict.valid else 0.0
+    return ItemScore(
+        id=item_id,
+        category=category,
+        parsed=True,
+        valid=verdict.valid,
+        # Every call names an undeclared tool when the verdict fails: schema's label comes first.
+        error_type=None if verdict.valid else schema_error or verdict.error,
+        name_match=verdict.valid,
+        schema_hit=schema_error is None,
+        exec_ok=exec_error is None,
+        argument_precision=credit,
+        argument_recall=credit,
+        argument_f1=credit,
+        expects_no_call=False,
+        expects_any_call=True,
+        calls=parsed_calls,
     )
 
 
@@ -476,7 +535,8 @@ class ScoreReport:
     """Corpus-level metrics over a set of :class:`ItemScore`.
 
     ``metrics`` maps every name in :data:`METRIC_NAMES` to a rate in [0, 1] (``None`` when it
-    is undefined: no items, or ``irrelevance_accuracy`` without no-call items); ``ci`` holds a
+    is undefined: no items, ``irrelevance_accuracy`` without no-call items or
+    ``relevance_accuracy`` without any-call items); ``ci`` holds a
     95 % bootstrap interval for each defined rate; ``by_category`` holds, per category, the
     item count and the same metrics.
     """
@@ -539,15 +599,19 @@ def summarise(
         raise ValueError("bootstrap_samples must be >= 0")
     rates = _canonical(_rate_matrix(scores))
     no_call = _canonical(_rate_matrix([s for s in scores if s.expects_no_call]))
-    metrics = _metrics(rates, no_call)
+    any_call = _canonical(_rate_matrix([s for s in scores if s.expects_any_call]))
+    metrics = _metrics(rates, no_call, any_call)
     ci: dict[str, tuple[float, float]] = {}
     if bootstrap_samples and len(rates):
         rng = np.random.default_rng(seed)
         ci.update(zip(ITEM_RATES, _bootstrap(rates, bootstrap_samples, rng), strict=True))
+        # These rows' ast_accuracy column is their irrelevance or relevance accuracy.
         if len(no_call):
-            # The no-call rows' ast_accuracy column is their irrelevance accuracy.
             valid_column = no_call[:, [_AST_COLUMN]]
             (ci["irrelevance_accuracy"],) = _bootstrap(valid_column, bootstrap_samples, rng)
+        if len(any_call):
+            valid_column = any_call[:, [_AST_COLUMN]]
+            (ci["relevance_accuracy"],) = _bootstrap(valid_column, bootstrap_samples, rng)
     groups: dict[str, list[ItemScore]] = {}
     for score in scores:
         groups.setdefault(_category_of(score), []).append(score)
@@ -557,6 +621,7 @@ def summarise(
         values = _metrics(
             _canonical(_rate_matrix(members)),
             _canonical(_rate_matrix([s for s in members if s.expects_no_call])),
+            _canonical(_rate_matrix([s for s in members if s.expects_any_call])),
         )
         by_category[category] = {"count": len(members), **values}
     return ScoreReport(count=len(scores), metrics=metrics, ci=ci, by_category=by_category)
@@ -616,7 +681,9 @@ def _canonical(matrix: FloatMatrix) -> FloatMatrix:
     return ordered
 
 
-def _metrics(rates: FloatMatrix, no_call: FloatMatrix) -> dict[str, float | None]:
+def _metrics(
+    rates: FloatMatrix, no_call: FloatMatrix, any_call: FloatMatrix
+) -> dict[str, float | None]:
     if len(rates):
         means: list[float | None] = [float(v) for v in rates.mean(axis=0)]
     else:
@@ -624,6 +691,9 @@ def _metrics(rates: FloatMatrix, no_call: FloatMatrix) -> dict[str, float | None
     metrics: dict[str, float | None] = dict(zip(ITEM_RATES, means, strict=True))
     metrics["irrelevance_accuracy"] = (
         float(no_call[:, _AST_COLUMN].mean()) if len(no_call) else None
+    )
+    metrics["relevance_accuracy"] = (
+        float(any_call[:, _AST_COLUMN].mean()) if len(any_call) else None
     )
     return metrics
 

@@ -9,18 +9,22 @@ Accepted forms (each also as a JSON string, as xLAM's ``answers`` field ships th
   list is kept as a tuple, as-is (``""`` among the values means "may be omitted"; matching
   interprets it), ``exact=False``;
 * **no call**: ``[]``, ``None``, ``""`` (or only whitespace);
+* **any call** ``{"any_call": true}``: a relevance item (BFCL's ``live_relevance``), where any
+  call to an offered tool is right and which call is not judged (see
+  :mod:`service.core.metrics`);
 * a single call object or possible-answer entry on its own, as a one-call reference.
 
 Exact calls and possible answers cannot be mixed in one reference. Anything else raises
 :class:`~service.core.errors.InvalidReferenceError`, labelled ``reference:invalid_json``,
 ``reference:invalid_format``, ``reference:invalid_call``, ``reference:invalid_name``,
-``reference:invalid_arguments``, ``reference:invalid_possible_answer`` or
-``reference:mixed_forms``.
+``reference:invalid_arguments``, ``reference:invalid_possible_answer``,
+``reference:mixed_forms`` or ``reference:invalid_any_call``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -31,10 +35,23 @@ from service.core.parsing.call_objects import is_mapping
 from service.core.parsing.json_text import NOT_JSON, decode_json
 from service.core.types import Reference, ReferenceCall
 
-__all__ = ["NO_CALL", "STRING_MATCH_MODES", "apply_string_match", "normalise_reference"]
+__all__ = [
+    "ANY_CALL",
+    "ANY_CALL_KEY",
+    "NO_CALL",
+    "STRING_MATCH_MODES",
+    "apply_string_match",
+    "normalise_reference",
+]
 
 NO_CALL: Final = Reference(calls=(), exact=True)
 """The reference of an item where no call should be made."""
+
+ANY_CALL_KEY: Final = "any_call"
+"""The one key of an any-call reference, ``{"any_call": true}``."""
+
+ANY_CALL: Final = Reference(calls=(), exact=True, any_call=True)
+"""The reference of a relevance item: some call to an offered tool should be made."""
 
 _PARAM: Final = "reference"
 
@@ -47,7 +64,8 @@ def normalise_reference(reference: Any) -> Reference:
 
     Args:
         reference: A list (or JSON string of a list) of exact calls or of BFCL possible
-            answers; ``[]``, ``None`` or ``""`` for "no call"; or a :class:`Reference`.
+            answers; ``[]``, ``None`` or ``""`` for "no call"; ``{"any_call": true}`` for "any
+            call to an offered tool"; or a :class:`Reference`.
 
     Returns:
         The :class:`Reference`: ``exact=True`` with 1-tuples for exact calls, ``exact=False``
@@ -59,12 +77,15 @@ def normalise_reference(reference: Any) -> Reference:
     Example:
         >>> normalise_reference('[{"name": "get_user", "arguments": "{\\\\"age\\\\": 30}"}]')
         Reference(calls=(ReferenceCall(name='get_user', params={'age': (30,)}),), exact=True, \
-standardise_strings=False)
+standardise_strings=False, any_call=False)
         >>> normalise_reference([{"get_weather": {"city": ["Paris", "paris"], "unit": ["", "C"]}}])
         Reference(calls=(ReferenceCall(name='get_weather', \
-params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False, standardise_strings=False)
+params={'city': ('Paris', 'paris'), 'unit': ('', 'C')}),), exact=False, standardise_strings=False, \
+any_call=False)
         >>> normalise_reference(None).expects_no_call, normalise_reference("[]").expects_no_call
         (True, True)
+        >>> normalise_reference('{"any_call": true}').any_call
+        True
     """
     if isinstance(reference, str):
         return _normalise_text(reference)
@@ -120,7 +141,7 @@ def apply_string_match(reference: Reference, string_match: str = "exact") -> Ref
     wanted = string_match == "bfcl" and reference.exact
     if wanted == reference.standardise_strings:
         return reference
-    return Reference(calls=reference.calls, exact=reference.exact, standardise_strings=wanted)
+    return replace(reference, standardise_strings=wanted)
 
 
 def _normalise_decoded_cached(reference: Any) -> Reference:
@@ -163,6 +184,8 @@ def _normalise_decoded(reference: Any) -> Reference:
     if isinstance(reference, list | tuple):
         entries: Sequence[Any] = reference
     elif is_mapping(reference):
+        if ANY_CALL_KEY in reference:
+            return _any_call(reference)
         entries = [reference]
     else:
         raise _error(
@@ -183,6 +206,15 @@ def _normalise_decoded(reference: Any) -> Reference:
             )
         calls.append(call)
     return Reference(calls=tuple(calls), exact=exact)
+
+
+def _any_call(reference: Mapping[Any, Any]) -> Reference:
+    if len(reference) != 1 or reference[ANY_CALL_KEY] is not True:
+        raise _error(
+            "reference:invalid_any_call",
+            'an any-call reference is exactly {"any_call": true}, with no other keys',
+        )
+    return ANY_CALL
 
 
 def _decoded(text: str) -> Any:

@@ -86,7 +86,7 @@ from enum import StrEnum
 from typing import Any
 
 from service.core.assignment import best_assignment
-from service.core.errors import InvalidWeightsError, ToolGradeError
+from service.core.errors import InvalidReferenceError, InvalidWeightsError, ToolGradeError
 from service.core.matching import argument_overlap, judge_calls, match_value
 from service.core.metrics import CallCheck, check_call_schema
 from service.core.parsing import parse_calls
@@ -274,7 +274,9 @@ def resolve_label(
         ``(reference, tools_by_name)``.
 
     Raises:
-        ToolGradeError: The reference or the tools are malformed.
+        ToolGradeError: The reference or the tools are malformed, or the reference is an
+            any-call reference (``reward:any_call_reference_unsupported``: relevance items are
+            scored, not rewarded).
 
     Example:
         >>> xlam_row_label = json.dumps({"answers": json.dumps([{"name": "f", "arguments": {}}]),
@@ -288,9 +290,26 @@ def resolve_label(
     if parts is not None:
         reference, tools = parts
         declared = normalise_tools(default_tools if tools is None else tools)
-        return apply_string_match(normalise_reference(reference), string_match), declared
+        return _rewardable(
+            apply_string_match(normalise_reference(reference), string_match)
+        ), declared
     declared = normalise_tools(default_tools)
-    return apply_string_match(normalise_reference(decoded), string_match), declared
+    return _rewardable(apply_string_match(normalise_reference(decoded), string_match)), declared
+
+
+def _rewardable(reference: Reference) -> Reference:
+    # A relevance item says only that some call should be made, so every reward component
+    # beyond "a call to an offered tool" (arguments, the number of calls) would be unearned or
+    # arbitrary: the axioms (a wrong value never pays more than a right one, ...) have nothing
+    # to compare against. Scoring (/score) defines it; rewards refuse it.
+    if reference.any_call:
+        raise InvalidReferenceError(
+            "an any-call reference (a relevance item) can be scored (/score, toolgrade score, "
+            "toolgrade eval) but not rewarded: no expected call to reward against",
+            label="reward:any_call_reference_unsupported",
+            param="reference",
+        )
+    return reference
 
 
 def attach_tools(label: Any, tools: Any) -> Any:
@@ -448,6 +467,10 @@ def score_completion(
     Returns:
         The :class:`RewardBreakdown`.
 
+    Raises:
+        InvalidReferenceError: ``reference`` is an any-call reference
+            (``reward:any_call_reference_unsupported``).
+
     Example:
         >>> from service.core.references import normalise_reference
         >>> score_completion(parse_calls("I cannot help with that."),
@@ -456,6 +479,7 @@ def score_completion(
     """
     if reference.expects_no_call:
         return _ONE if parse.ok and not parse.calls else _ZERO
+    _rewardable(reference)
     if not parse.ok or not parse.calls:
         return _ZERO
     calls = parse.calls

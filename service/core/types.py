@@ -78,16 +78,19 @@ class Reference:
 
     ``exact`` is true for exact calls (one value per parameter) and false for BFCL possible
     answers. Exact references compare strings as written unless ``standardise_strings`` opts
-    them into BFCL's standardisation; possible answers always use it.
+    them into BFCL's standardisation; possible answers always use it. ``any_call`` marks a
+    relevance item (BFCL's ``live_relevance``): no particular call is expected, but some call to
+    an offered tool is; ``calls`` is then empty.
     """
 
     calls: tuple[ReferenceCall, ...]
     exact: bool = True
     standardise_strings: bool = False
+    any_call: bool = False
 
     @property
     def expects_no_call(self) -> bool:
-        return not self.calls
+        return not self.calls and not self.any_call
 
 
 @dataclass(frozen=True, slots=True)

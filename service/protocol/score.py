@@ -30,7 +30,8 @@ class ScoreItem(BaseModel):
     )
     reference: Any = Field(
         description='Exact calls [{"name", "arguments"}], BFCL possible answers '
-        "[{fname: {param: [values]}}], or [] / null for no call (a JSON string of these works)."
+        '[{fname: {param: [values]}}], [] / null for no call, or {"any_call": true} when any '
+        "call to an offered tool is right (a JSON string of these works)."
     )
     tools: Any = Field(description="Tool schemas (OpenAI, BFCL or xLAM; list or JSON string).")
     category: str | None = Field(default=None, description="Groups items in by_category.")
@@ -60,7 +61,8 @@ class CallOut(BaseModel):
 class ScoreResponse(BaseModel):
     """Corpus metrics, their 95 % bootstrap intervals, a per-category breakdown and, when
     asked for, the per-item verdicts. A metric is null when undefined (e.g.
-    ``irrelevance_accuracy`` without no-call items)."""
+    ``irrelevance_accuracy`` without no-call items, ``relevance_accuracy`` without any-call
+    items)."""
 
     count: int
     metrics: dict[str, float | None]

@@ -177,6 +177,38 @@ def test_score_with_items_matches_hand_computed_metrics(client: ToolGradeClient)
     assert report.items[0].calls[0].arguments == {"city": "Oslo", "unit": "c"}
 
 
+def test_relevance_items_are_scored_and_refused_as_reward_labels(
+    scoring_server: LiveServer, client: ToolGradeClient
+) -> None:
+    any_call = {"any_call": True}
+    items = [
+        {"prediction": CASES[1].completion, "reference": any_call, "tools": [WEATHER_TOOL]},
+        {"prediction": "Which city?", "reference": json.dumps(any_call), "tools": [WEATHER_TOOL]},
+    ]
+    report = client.score(items, include_items=True, bootstrap_samples=0)
+    assert report.metrics["relevance_accuracy"] == 0.5
+    assert report.metrics["irrelevance_accuracy"] is None
+    assert report.items is not None
+    assert [(item.valid, item.expects_any_call) for item in report.items] == [
+        (True, True),
+        (False, True),
+    ]
+    refused = httpx.post(
+        f"{scoring_server.base_url}/reward",
+        json={"completions": [CASES[1].completion], "labels": [any_call], "tools": [WEATHER_TOOL]},
+        timeout=30,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "reward:any_call_reference_unsupported"
+    malformed = httpx.post(
+        f"{scoring_server.base_url}/score",
+        json={"items": [{"prediction": "x", "reference": {"any_call": "yes"}, "tools": []}]},
+        timeout=30,
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "reference:invalid_any_call"
+
+
 def test_score_omits_items_unless_asked(scoring_server: LiveServer) -> None:
     body = {"items": [{"prediction": "hi", "reference": [], "tools": []}]}
     payload = httpx.post(f"{scoring_server.base_url}/score", json=body, timeout=30).json()

@@ -30,6 +30,7 @@ def score(
     f1: float,
     category: str = "simple",
     no_call: bool = False,
+    any_call: bool = False,
 ) -> dict[str, Any]:
     return {
         "id": item_id,
@@ -44,6 +45,7 @@ def score(
         "argument_recall": f1,
         "argument_f1": f1,
         "expects_no_call": no_call,
+        "expects_any_call": any_call,
         "calls": [],
     }
 
@@ -101,6 +103,15 @@ def test_unchanged_metric_has_zero_delta_and_p_one(two_runs: tuple[Path, Path]) 
         False,
     )
     # No no-call items: irrelevance accuracy is not compared.
+    assert "irrelevance_accuracy" not in {d.metric for d in comparison.metrics}
+
+
+def test_relevance_is_compared_on_any_call_items_only(tmp_path: Path) -> None:
+    a = [score("x", valid=False, f1=0, any_call=True), score("y", valid=False, f1=0)]
+    b = [score("x", valid=True, f1=1, any_call=True), score("y", valid=True, f1=1)]
+    comparison = compare_runs(write_run(tmp_path / "a", a), write_run(tmp_path / "b", b))
+    relevance = next(d for d in comparison.metrics if d.metric == "relevance_accuracy")
+    assert (relevance.items, relevance.a, relevance.b) == (1, 0.0, 1.0)
     assert "irrelevance_accuracy" not in {d.metric for d in comparison.metrics}
 
 

@@ -14,6 +14,7 @@ from clients.evaluation.datasets import (
     detect_format,
     load_dataset,
 )
+from service.core.metrics import score_item
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -296,17 +297,27 @@ def test_bfcls_own_format_sensitivity_file_loads() -> None:
     assert all(item.reference for item in items)
 
 
-def test_bfcl_relevance_items_say_why_they_cannot_be_scored(tmp_path: Path) -> None:
+def test_bfcl_relevance_items_expect_any_call_to_an_offered_tool(tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "BFCL_v4_live_relevance.json",
         [
             {
                 "id": "live_relevance_0-0-0",
-                "question": [[{"role": "user", "content": "draw"}]],
+                "question": [[{"role": "user", "content": "weather in Oslo"}]],
                 "function": [WEATHER_TOOL],
             }
         ],
     )
-    with pytest.raises(DatasetError) as raised:
-        load_dataset(path)
-    assert raised.value.label == "dataset:any_call_reference_unsupported"
+    (item,) = load_dataset(path)
+    assert (item.category, item.reference) == ("live_relevance", {"any_call": True})
+    call = '{"name": "get_weather", "arguments": {"city": "anywhere"}}'
+    scored = score_item(call, item.reference, list(item.tools))
+    assert (scored.valid, scored.expects_any_call) == (True, True)
+    assert not score_item("Oslo is nice.", item.reference, list(item.tools)).valid
+
+
+def test_bfcls_own_live_relevance_file_loads() -> None:
+    bfcl = pytest.importorskip("bfcl_eval")
+    items = load_dataset(Path(bfcl.__file__).parent / "data" / "BFCL_v4_live_relevance.json")
+    assert items and {item.category for item in items} == {"live_relevance"}
+    assert all(item.reference == {"any_call": True} and item.tools for item in items)

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.requires_vllm]
 BFCL_SAMPLE = REPO_ROOT / "tests" / "clients" / "evaluation" / "data" / "BFCL_v4_sample.json"
 BFCL_CATEGORIES = {
     "irrelevance": 3,
+    "live_relevance": 1,
     "live_simple": 2,
     "multiple": 2,
     "parallel": 2,
@@ -83,14 +84,14 @@ def test_run_writes_every_report_file(bfcl_run: Path, engine_server: Any) -> Non
     served = httpx.get(f"{engine_server.base_url}/v1/models", timeout=30).json()["data"]
     assert report["run"]["model"] == served[0]["id"]
     assert report["run"]["dataset_format"] == "bfcl"
-    assert report["count"] == 14
+    assert report["count"] == 15
     assert report["request_errors"] == 0
     assert report["category_counts"] == BFCL_CATEGORIES
     results = read_results(bfcl_run)
     assert [r["id"] for r in results][:2] == ["simple_python_0", "simple_python_1"]
     assert all(r["prediction"]["role"] == "assistant" for r in results)
     assert all(r["usage"]["completion_tokens"] > 0 for r in results)
-    assert sum(report["finish_reasons"].values()) == 14
+    assert sum(report["finish_reasons"].values()) == 15
     markdown = (bfcl_run / "report.md").read_text(encoding="utf-8")
     for name, value in report["summary"]["metrics"].items():
         shown = "—" if value is None else f"{value:.3f}"
@@ -130,7 +131,8 @@ def test_report_numbers_equal_the_live_score_endpoint(bfcl_run: Path, engine_ser
     assert response.status_code == 200, response.text
     live = response.json()
     summary = json.loads((bfcl_run / "report.json").read_text(encoding="utf-8"))["summary"]
-    assert summary["count"] == live["count"] == 14
+    assert summary["count"] == live["count"] == 15
+    assert summary["metrics"]["relevance_accuracy"] is not None
     assert summary["metrics"] == live["metrics"]
     assert summary["by_category"] == live["by_category"]
     assert summary["ci"] == live["ci"]

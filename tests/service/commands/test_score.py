@@ -144,6 +144,29 @@ def test_scores_valid_lines_and_reports_malformed_ones(mixed_input: Path, tmp_pa
     assert "exec:type_mismatch" in result.stdout  # the error-type table
 
 
+def test_relevance_lines_are_scored_and_a_bad_any_call_reference_is_skipped(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        {"id": "calls", "prediction": call_text("get_user", name="Bo", age=1), "category": "rel"},
+        {"id": "prose", "prediction": "Who?", "category": "rel"},
+        {"id": "bad", "prediction": "Who?", "reference": {"any_call": "yes"}},
+    ]
+    path = tmp_path / "relevance.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"reference": {"any_call": True}, "tools": [GET_USER], **line}) + "\n"
+            for line in lines
+        )
+    )
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["score", "--input", str(path), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(report.read_text())
+    assert (summary["count"], summary["metrics"]["relevance_accuracy"]) == (2, 0.5)
+    assert "line 3: skipped: reference:invalid_any_call" in result.stderr
+
+
 def test_no_valid_line_exits_non_zero(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "bad.jsonl", ["not json", json.dumps({"prediction": "x"})])
     report = tmp_path / "report.json"

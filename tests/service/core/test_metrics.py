@@ -194,6 +194,87 @@ def test_malformed_markup_against_a_no_call_reference_is_not_parsed() -> None:
     assert score.error_type is not None and score.error_type.startswith("parse:")
 
 
+ANY_CALL = {"any_call": True}
+
+
+@pytest.mark.parametrize(
+    "prediction",
+    [
+        call_json("get_weather", city="Paris"),
+        # Whatever the arguments: no particular call was specified.
+        call_json("get_user", nonsense=[1, 2]),
+        # One call to an offered tool is enough, beside one that is not.
+        [{"name": "book_flight", "arguments": {}}, {"name": "get_user", "arguments": {}}],
+    ],
+)
+def test_a_call_to_an_offered_tool_answers_an_any_call_reference(prediction: object) -> None:
+    score = score_item(prediction, ANY_CALL, TOOLS, category="live_relevance")
+
+    assert (score.parsed, score.valid, score.name_match, score.error_type) == (
+        True,
+        True,
+        True,
+        None,
+    )
+    assert (score.expects_any_call, score.expects_no_call) == (True, False)
+    assert (score.argument_precision, score.argument_recall, score.argument_f1) == (1.0, 1.0, 1.0)
+    assert score.calls
+
+
+@pytest.mark.parametrize(
+    ("prediction", "parsed", "error_type"),
+    [
+        ("I would need more details first.", False, "parse:no_call_found"),
+        (
+            '<tool_call>{"name": "get_weather", "arguments": {',
+            False,
+            "parse:unterminated_tool_call",
+        ),
+        (call_json("book_flight", to="Oslo"), True, "schema:undeclared_tool"),
+    ],
+)
+def test_no_call_to_an_offered_tool_fails_an_any_call_reference(
+    prediction: str, parsed: bool, error_type: str
+) -> None:
+    score = score_item(prediction, json.dumps(ANY_CALL), TOOLS)
+
+    assert (score.parsed, score.valid, score.name_match, score.error_type) == (
+        parsed,
+        False,
+        False,
+        error_type,
+    )
+    assert score.expects_any_call and score.argument_f1 == 0.0
+
+
+def test_relevance_accuracy_is_valid_over_any_call_items_only() -> None:
+    items = [
+        {"prediction": call_json("get_weather", city="Rome"), "reference": ANY_CALL},
+        {"prediction": "no call", "reference": ANY_CALL},
+        {"prediction": "no call", "reference": []},
+        {"prediction": call_json("get_weather", city="Rome"), "reference": ANN},
+    ]
+    scores = score_items({**item, "tools": TOOLS, "category": "c"} for item in items)
+    report = summarise(scores, bootstrap_samples=100)
+
+    assert report.metrics["relevance_accuracy"] == pytest.approx(1 / 2)
+    assert report.metrics["irrelevance_accuracy"] == 1.0
+    # The relevance rows' AST verdict counts in ast_accuracy, as the irrelevance rows' does.
+    assert report.metrics["ast_accuracy"] == pytest.approx(2 / 4)
+    assert "relevance_accuracy" in report.ci
+    assert report.by_category["c"]["relevance_accuracy"] == pytest.approx(1 / 2)
+    assert summarise(scores[2:], bootstrap_samples=10).metrics["relevance_accuracy"] is None
+
+
+@pytest.mark.parametrize(
+    "reference", [{"any_call": False}, {"any_call": 1}, {"any_call": True, "get_user": {}}]
+)
+def test_a_malformed_any_call_reference_is_a_labelled_client_error(reference: object) -> None:
+    with pytest.raises(InvalidReferenceError) as raised:
+        score_item(call_json("get_user"), reference, TOOLS)
+    assert raised.value.label == "reference:invalid_any_call"
+
+
 def test_bfcl_possible_answers_and_plain_tools() -> None:
     reference = [{"get_weather": {"city": ["Paris", "paris, france"], "unit": ["", "celsius"]}}]
 
@@ -309,6 +390,7 @@ def test_item_to_dict_is_json_ready() -> None:
         "argument_recall",
         "argument_f1",
         "expects_no_call",
+        "expects_any_call",
         "calls",
     }
 
@@ -327,6 +409,7 @@ def make_score(
     recall: float = 1.0,
     f1: float = 1.0,
     expects_no_call: bool = False,
+    expects_any_call: bool = False,
     category: str | None = None,
     error_type: str | None = None,
 ) -> ItemScore:
@@ -343,6 +426,7 @@ def make_score(
         argument_recall=recall,
         argument_f1=f1,
         expects_no_call=expects_no_call,
+        expects_any_call=expects_any_call,
         calls=(),
     )
 

@@ -120,6 +120,16 @@ def test_no_call_reference_rewards_abstention_only(profile: RewardProfile) -> No
     assert malformed.reward == 0.0
 
 
+@pytest.mark.parametrize("profile", list(RewardProfile))
+@pytest.mark.parametrize("label", [{"any_call": True}, '{"any_call": true}'])
+def test_an_any_call_reference_is_refused_not_rewarded(profile: RewardProfile, label: Any) -> None:
+    # A relevance item names no call: nothing for argument or count components to reward.
+    with pytest.raises(InvalidReferenceError) as raised:
+        reward_of(hermes(call("get_weather", city="Paris")), label, profile=profile)
+    assert raised.value.label == "reward:any_call_reference_unsupported"
+    assert raised.value.status_code == 400
+
+
 # --- profiles and hack ceilings ------------------------------------------------------------------
 # A "hack" is a well-formed call to a declared tool, with schema-valid arguments, that carries
 # none of the reference's argument values: what a policy earns for learning the format only.
