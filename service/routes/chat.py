@@ -16,7 +16,9 @@ from service.serving.chat import ChatCompletionService
 router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
-def get_chat_service(engine: EngineDep) -> ChatCompletionService:
+# async although it awaits nothing: FastAPI runs a plain def dependency in its thread pool
+# (a thread hop per request; see service.deps).
+async def get_chat_service(engine: EngineDep) -> ChatCompletionService:
     return ChatCompletionService(engine)
 
 

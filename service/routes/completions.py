@@ -16,7 +16,9 @@ from service.serving.completions import CompletionService
 router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
-def get_completion_service(engine: EngineDep) -> CompletionService:
+# async although it awaits nothing: FastAPI runs a plain def dependency in its thread pool
+# (a thread hop per request; see service.deps).
+async def get_completion_service(engine: EngineDep) -> CompletionService:
     return CompletionService(engine)
 
 

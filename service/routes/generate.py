@@ -15,7 +15,9 @@ from service.serving.generate import GenerateService
 router = APIRouter(tags=["generation"], route_class=DecodedJSONRoute)
 
 
-def get_generate_service(engine: EngineDep) -> GenerateService:
+# async although it awaits nothing: FastAPI runs a plain def dependency in its thread pool
+# (a thread hop per request; see service.deps).
+async def get_generate_service(engine: EngineDep) -> GenerateService:
     return GenerateService(engine)
 
 

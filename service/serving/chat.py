@@ -273,6 +273,7 @@ class _ChoiceStream:
     sent: list[_SentCall] = field(default_factory=list)
     checked_upto: int = 0
     diverged: bool = False
+    looked_upto: int = 0
 
     def settled_calls(self, index: int, reading: _Reading) -> list[ChunkChoice]:
         """Chunks for what settled since the last look: calls whose blocks closed, and the open
@@ -280,6 +281,12 @@ class _ChoiceStream:
         if not self.text.parse_tool_calls or self.diverged:
             return []
         text = self.text.text
+        # Only a ">" (ending "</tool_call>") or a "," (after a call's name, or after one of
+        # its top-level arguments) can settle anything: most tokens need no look at all.
+        new = text[self.looked_upto :]
+        self.looked_upto = len(text)
+        if "," not in new and ">" not in new:
+            return []
         last_open = text.rfind(TOOL_CALL_OPEN)
         if last_open < 0:
             return []
