@@ -32,7 +32,7 @@ import orjson
 
 from service.core.errors import InvalidReferenceError
 from service.core.parsing.call_objects import is_mapping
-from service.core.parsing.json_text import NOT_JSON, decode_json
+from service.core.parsing.json_text import NOT_JSON, decode_json, kept_bytes
 from service.core.types import Reference, ReferenceCall
 
 __all__ = [
@@ -167,7 +167,7 @@ def _normalise_decoded_cached(reference: Any) -> Reference:
     normalised = _normalise_decoded(private_copy)
     if len(_DECODED_CACHE) >= _DECODED_CACHE_LIMIT:
         _DECODED_CACHE.clear()
-    _DECODED_CACHE[key] = (private_copy, normalised)
+    _DECODED_CACHE[kept_bytes(key)] = (private_copy, normalised)
     return normalised
 
 

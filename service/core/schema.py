@@ -42,7 +42,7 @@ import jsonschema_rs
 import orjson
 
 from service.core.errors import InvalidToolSchemaError
-from service.core.parsing.json_text import may_hold_a_long_integer
+from service.core.parsing.json_text import kept_bytes, may_hold_a_long_integer
 from service.core.types import ToolSpec
 
 __all__ = [
@@ -204,7 +204,7 @@ def _parsed_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
 @lru_cache(maxsize=1024)
 def _parsed_xlam_type_json(type_string: str) -> tuple[bytes, bool]:
     schema, optional = _parse_xlam_type(type_string)
-    return orjson.dumps(schema), optional
+    return kept_bytes(orjson.dumps(schema)), optional
 
 
 def _parse_xlam_type(type_string: str) -> tuple[dict[str, Any], bool]:
@@ -413,7 +413,7 @@ def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
             _TOOL_CACHE.move_to_end(key)
         return cached
     spec = _build_tool_spec(tool)
-    _TOOL_CACHE[key] = spec
+    _TOOL_CACHE[kept_bytes(key)] = spec
     while len(_TOOL_CACHE) > TOOL_CACHE_SIZE:
         with suppress(KeyError):
             _TOOL_CACHE.popitem(last=False)
@@ -941,7 +941,8 @@ def check_json_schema(tool_name: str, json_schema: Mapping[str, Any]) -> bytes:
 
 def _checked_validator_key(tool_name: str, bare_schema: Mapping[str, Any]) -> bytes:
     """:func:`check_json_schema` of a schema already stripped of its annotations."""
-    key = _canonical_json(bare_schema)
+    # Kept twice over: in the tool's spec and as the validator cache's key.
+    key = kept_bytes(_canonical_json(bare_schema))
     try:
         _VALIDATORS.compiled(key, bare_schema)
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
