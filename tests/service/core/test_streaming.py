@@ -11,26 +11,12 @@ from hypothesis import strategies as st
 
 from service.core.parsing import parse_answer
 from service.core.parsing.streaming import OpenCall, arguments_json, open_hermes_call
-
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**20), max_value=10**20)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8)
-)
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+from tests.service.core.test_matching import JSON_VALUES
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    arguments=st.dictionaries(st.text(max_size=6), _VALUES, max_size=4),
+    arguments=st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4),
     compact=st.booleans(),
     ascii_only=st.booleans(),
     name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,10}", fullmatch=True),
