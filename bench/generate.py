@@ -17,12 +17,14 @@ Target: vLLM ≥ 1.5× transformers at concurrency 32.
 
 With ``--vs-vllm-server`` it races ToolGrade's ``/v1/chat/completions`` against stock vLLM's
 OpenAI server instead (:mod:`bench.vllm_server_race`): throughput at concurrency 32 (target
-≥ 0.95×) and time to first token at concurrency 1 (target within 10 %).
+≥ 0.95×), time to first token and to the first call delta at concurrency 1 (target within
+10 %).
 
 Usage::
 
     python -m bench.generate [--model DIR] [--dtype float32] [--max-tokens 64] [--rounds 3]
     python -m bench.generate --vs-vllm-server [--model DIR] [--requests 8 64] [--rounds 3]
+        [--no-thinking]
 """
 
 from __future__ import annotations
@@ -217,6 +219,12 @@ def main() -> None:
         action="store_true",
         help="Race ToolGrade's /v1/chat/completions against stock vLLM's OpenAI server.",
     )
+    parser.add_argument(
+        "--no-thinking",
+        action="store_true",
+        help="With --vs-vllm-server: ask for answers without a think block (enable_thinking "
+        "false), so the first generated chunk of a call is its name on both servers.",
+    )
     args = parser.parse_args()
 
     from service.models.default_model import ensure_default_model
@@ -244,14 +252,15 @@ def main() -> None:
 
 
 def race_servers(args: argparse.Namespace, model_dir: Path) -> None:
-    """``--vs-vllm-server``: print both servers' figures and the two target ratios."""
+    """``--vs-vllm-server``: print both servers' figures and the target ratios."""
     from bench.vllm_server_race import race
 
     prompts = [question.format(city=city) for question in QUESTIONS for city in CITIES]
     print(
         f"model {model_dir}; ≤{args.max_tokens} new tokens per request; requests per "
         f"measurement {dict(zip(CONCURRENCIES, args.requests, strict=True))}; {args.rounds} "
-        "rounds alternating the servers, medians reported"
+        "rounds alternating the servers, medians reported; thinking "
+        + ("off" if args.no_thinking else "on")
     )
     result = race(
         model_dir,
@@ -260,21 +269,28 @@ def race_servers(args: argparse.Namespace, model_dir: Path) -> None:
         max_tokens=args.max_tokens,
         requests=tuple(args.requests),
         rounds=args.rounds,
+        thinking=not args.no_thinking,
     )
     print(
         f"\n{'server':<12}{'concurrency':>12}{'tokens':>9}{'seconds':>10}{'tok/s':>10}{'TTFT s':>9}"
+        f"{'call s':>9}"
     )
     for key, figures in sorted(result["medians"].items(), key=lambda item: item[0][::-1]):
         name, concurrency = key.split("@")
         print(
             f"{name:<12}{concurrency:>12}{figures['tokens']:>9}{figures['seconds']:>10.2f}"
             f"{figures['tokens_per_second']:>10.1f}{figures['ttft_median_s']:>9.3f}"
+            f"{figures['first_call_median_s']:>9.3f}"
         )
     print(
         f"\nToolGrade / vLLM throughput at concurrency 32: {result['throughput_ratio_at_32']:.2f}×"
     )
     print(
         f"ToolGrade / vLLM time to first token at concurrency 1: {result['ttft_ratio_at_1']:.2f}×"
+    )
+    print(
+        "ToolGrade / vLLM time to the first call delta at concurrency 1: "
+        f"{result['first_call_ratio_at_1']:.2f}×"
     )
     print(f"machine load average (1, 5, 15 min): {result['load_average']}")
     if args.json:

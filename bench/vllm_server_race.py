@@ -9,7 +9,15 @@ Rounds alternate the servers so both see the same machine load; medians are repo
 * **throughput** at concurrency 32: generated tokens (``usage.completion_tokens``) over wall
   time — target ToolGrade ≥ 0.95× stock vLLM;
 * **time to first token** at concurrency 1: from sending the request to the first chunk that
-  carries generated text, reasoning or a call — target within 10 % of stock vLLM.
+  carries generated text, reasoning or a call — target within 10 % of stock vLLM;
+* **time to the first call delta** at concurrency 1 (requests whose answer streams a call):
+  when the client learns a call's name. With thinking on (the template's default), the
+  default model opens every answer with an empty think block (``<think>``, ``\n\n``,
+  ``</think>``, ``\n\n``): stock vLLM without a reasoning parser sends those tags as content
+  from the first token, while ToolGrade splits them off (an empty think block is no
+  reasoning), so the first figure differs by those tokens between the servers while this one
+  does not. ``--no-thinking`` asks both servers for answers without a think block (the
+  template pre-fills an empty one in the prompt).
 
 Run as ``python -m bench.generate --vs-vllm-server``.
 """
@@ -171,10 +179,14 @@ def servers(model_dir: Path) -> Iterator[dict[str, Server]]:
             server.log.unlink(missing_ok=True)
 
 
-async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float | None, int]:
-    """(seconds to the first generated chunk, completion tokens) of one streamed request."""
+async def _one(
+    client: httpx.AsyncClient, body: dict[str, Any]
+) -> tuple[float | None, float | None, int]:
+    """(seconds to the first generated chunk, seconds to the first call delta, completion
+    tokens) of one streamed request."""
     started = time.perf_counter()
     first: float | None = None
+    first_call: float | None = None
     tokens = 0
     async with client.stream("POST", "/v1/chat/completions", json=body) as response:
         response.raise_for_status()
@@ -191,27 +203,31 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float |
                 )
                 if first is None and generated:
                     first = time.perf_counter() - started
-    return first, tokens
+                if first_call is None and delta.get("tool_calls"):
+                    first_call = time.perf_counter() - started
+    return first, first_call, tokens
 
 
 async def _run(url: str, bodies: list[dict[str, Any]], concurrency: int) -> dict[str, float]:
     limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
 
-        async def bounded(body: dict[str, Any]) -> tuple[float | None, int]:
+        async def bounded(body: dict[str, Any]) -> tuple[float | None, float | None, int]:
             async with limit:
                 return await _one(client, body)
 
         started = time.perf_counter()
         results = await asyncio.gather(*(bounded(body) for body in bodies))
         seconds = time.perf_counter() - started
-    firsts = [first for first, _ in results if first is not None]
-    tokens = sum(count for _, count in results)
+    firsts = [first for first, _, _ in results if first is not None]
+    first_calls = [first_call for _, first_call, _ in results if first_call is not None]
+    tokens = sum(count for _, _, count in results)
     return {
         "tokens": tokens,
         "seconds": seconds,
         "tokens_per_second": tokens / seconds,
         "ttft_median_s": statistics.median(firsts) if firsts else float("nan"),
+        "first_call_median_s": statistics.median(first_calls) if first_calls else float("nan"),
     }
 
 
@@ -223,8 +239,9 @@ def race(
     max_tokens: int,
     requests: tuple[int, int],
     rounds: int,
+    thinking: bool = True,
 ) -> dict[str, Any]:
-    """Median figures per (server, concurrency) and the two target ratios."""
+    """Median figures per (server, concurrency) and the target ratios."""
 
     def bodies(count: int) -> list[dict[str, Any]]:
         return [
@@ -236,6 +253,7 @@ def race(
                 "temperature": 0,
                 "stream": True,
                 "stream_options": {"include_usage": True},
+                **({} if thinking else {"chat_template_kwargs": {"enable_thinking": False}}),
             }
             for i in range(count)
         ]
@@ -251,7 +269,10 @@ def race(
                     samples.setdefault((name, concurrency), []).append(figures)
     medians = {
         key: sorted(runs, key=lambda f: f["tokens_per_second"])[len(runs) // 2]
-        | {"ttft_median_s": statistics.median(r["ttft_median_s"] for r in runs)}
+        | {
+            "ttft_median_s": statistics.median(r["ttft_median_s"] for r in runs),
+            "first_call_median_s": statistics.median(r["first_call_median_s"] for r in runs),
+        }
         for key, runs in samples.items()
     }
     return {
@@ -262,6 +283,9 @@ def race(
         / medians["vllm", 32]["tokens_per_second"],
         "ttft_ratio_at_1": medians["toolgrade", 1]["ttft_median_s"]
         / medians["vllm", 1]["ttft_median_s"],
+        "first_call_ratio_at_1": medians["toolgrade", 1]["first_call_median_s"]
+        / medians["vllm", 1]["first_call_median_s"],
         "rounds": rounds,
+        "thinking": thinking,
         "load_average": os.getloadavg(),
     }
