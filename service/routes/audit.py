@@ -6,10 +6,10 @@ from fastapi import APIRouter
 
 from service.deps import ScoringDep
 from service.protocol.audit import AuditRequest, AuditResponse
-from service.routes.decoded_json import DecodedJSONRoute
+from service.routes.decoded_json import DirectJSONRoute
 from service.routes.responses import ERROR_RESPONSES
 
-router = APIRouter(tags=["scoring"], route_class=DecodedJSONRoute)
+router = APIRouter(tags=["scoring"], route_class=DirectJSONRoute)
 
 
 @router.post("/audit", response_model=AuditResponse, responses=ERROR_RESPONSES)

@@ -4,10 +4,12 @@ dependencies."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fastapi.routing
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -143,3 +145,75 @@ def test_http_metrics_label_requests_by_the_matched_route(tiny_model_dir: Path) 
     # Scrapes are not counted.
     assert "/metrics" not in first
     assert _sample(second, "http_request_duration_highr_seconds_count") == 7
+
+
+# Bodies for the scoring routes: valid ones and each kind of validation failure.
+SCORING_BODIES: list[tuple[str, Any]] = [
+    ("/reward", JSON_REQUESTS["/reward"]),
+    ("/reward", {"completions": [CALL, "no call"], "labels": [[], "[]"], "profile": "strict"}),
+    ("/reward", {"completions": ["x"], "labels": [[]], "profile": "nope"}),
+    ("/reward", {"completions": ["x"]}),
+    ("/reward", {"labels": 5}),
+    ("/reward", [1, 2]),
+    ("/reward", None),
+    ("/reward", "text"),
+    ("/reward", {"completions": ["x", "y"], "labels": [[]]}),
+    ("/score", JSON_REQUESTS["/score"]),
+    ("/score", {**JSON_REQUESTS["/score"], "include_items": True}),
+    ("/score", {"items": [{"prediction": 3}]}),
+    ("/audit", JSON_REQUESTS["/audit"]),
+    ("/audit", {"items": "none"}),
+]
+
+
+def _general_path(app: Any) -> None:
+    """Any dependency override sends every request through FastAPI's general handler."""
+    app.dependency_overrides[_general_path] = lambda: None
+
+
+@pytest.mark.parametrize(("path", "body"), SCORING_BODIES)
+def test_the_direct_scoring_path_answers_as_fastapis_general_path(path: str, body: Any) -> None:
+    # Two fresh apps (the direct path, and every request forced onto the general one).
+    direct_app = create_app(Settings(no_model=True, api_key=KEY))
+    general_app = create_app(Settings(no_model=True, api_key=KEY))
+    _general_path(general_app)
+    content = json.dumps(body).encode()
+    headers = {**AUTH, "Content-Type": "application/json", "X-Request-ID": "same"}
+    with TestClient(direct_app) as direct, TestClient(general_app) as general:
+        ours = direct.post(path, content=content, headers=headers)
+        theirs = general.post(path, content=content, headers=headers)
+    assert ours.status_code == theirs.status_code
+    assert ours.status_code in (200, 400), ours.text
+    assert ours.json() == theirs.json()
+    assert ours.headers["content-type"] == theirs.headers["content-type"]
+
+
+def test_scoring_routes_skip_fastapis_dependency_solver_for_json_bodies(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    for path in ("/score", "/reward", "/audit"):
+        assert client.post(path, json=JSON_REQUESTS[path], headers=AUTH).status_code == 200
+    assert solved == []
+    # Not JSON: FastAPI's general path answers (and refuses it) as before.
+    plain = {**AUTH, "Content-Type": "text/plain"}
+    response = client.post("/reward", content=b'{"labels": []}', headers=plain)
+    assert response.status_code == 400
+    assert solved == ["/reward"]
+    # The generation routes keep FastAPI's general path.
+    chat = client.post("/v1/chat/completions", json=JSON_REQUESTS["/v1/chat/completions"],
+                       headers=AUTH)  # fmt: skip
+    assert chat.status_code == 200
+    assert solved == ["/reward", "/v1/chat/completions"]
+    # With a dependency override (as the parity test above uses), FastAPI's general path.
+    app = client.app
+    monkeypatch.setitem(app.dependency_overrides, _general_path, lambda: None)  # type: ignore[attr-defined]
+    assert client.post("/reward", json=JSON_REQUESTS["/reward"], headers=AUTH).status_code == 200
+    assert solved == ["/reward", "/v1/chat/completions", "/reward"]
