@@ -472,7 +472,7 @@ def memory_growth(args: argparse.Namespace) -> None:
         f"{'2nd half':>11}  (MiB)"
     )
     for pid in sorted(end, key=lambda pid: (pid != server.pid, pid)):
-        role = "main" if pid == server.pid else "worker"
+        role = "main" if pid == server.pid else "child"  # the workers (and a helper)
         before, half, after = start.get(pid, 0.0), middle.get(pid, 0.0), end[pid]
         print(
             f"{f'{role} {pid}':<18}{before:>15.1f}{half:>15.1f}{after:>15.1f}{after - half:>+11.1f}"
