@@ -348,13 +348,19 @@ def test_toolgrades_stream_joins_to_its_answer(answers: Any, case: str) -> None:
 
 
 def test_the_48_token_required_case_is_answered_as_vllm_answers_it(answers: Any) -> None:
-    """The untrained model never closes the argument string: no calls, the partial markup as
-    content, finish_reason "length" — on every server."""
+    """Forced to call within 48 tokens the model does not close the argument string: no calls,
+    the same partial markup as content, finish_reason "length" — on every server."""
+    contents = []
     for server in ("toolgrade", "hermes", "toolgrade_plugin"):
         choice = answers(server, "required_48_tokens", False)["choices"][0]
-        assert choice["finish_reason"] == "length"
-        assert "tool_calls" not in choice["message"]
-        assert choice["message"]["content"].startswith('<tool_call>\n{"name": "get_weather"')
+        assert choice["finish_reason"] == "length", server
+        assert "tool_calls" not in choice["message"], server
+        contents.append(choice["message"]["content"])
+    # The constraint (vLLM's structural tag) allows "<tool_call>" with or without a newline.
+    assert contents[0].removeprefix("<tool_call>").lstrip("\n").startswith(
+        '{"name": "get_weather", "arguments": '
+    )
+    assert contents[1:] == [contents[0], contents[0]]
 
 
 def test_logprobs_are_the_engines(answers: Any) -> None:
