@@ -357,8 +357,11 @@ def test_the_48_token_required_case_is_answered_as_vllm_answers_it(answers: Any)
         assert "tool_calls" not in choice["message"], server
         contents.append(choice["message"]["content"])
     # The constraint (vLLM's structural tag) allows "<tool_call>" with or without a newline.
-    assert contents[0].removeprefix("<tool_call>").lstrip("\n").startswith(
-        '{"name": "get_weather", "arguments": '
+    assert (
+        contents[0]
+        .removeprefix("<tool_call>")
+        .lstrip("\n")
+        .startswith('{"name": "get_weather", "arguments": ')
     )
     assert contents[1:] == [contents[0], contents[0]]
 
