@@ -264,9 +264,15 @@ def _forced_call_plan(
     one_json_call: bool = False,
 ) -> ToolChoicePlan:
     if supports_json_schema and hermes and not one_json_call:
-        # The grammar writes the whole call, tags included, as stock vLLM's does.
+        # The grammar writes the whole call, tags included, as stock vLLM's does. It starts
+        # at the first generated token, so a forced call has no room to reason: the prompt
+        # closes an empty think block first, as the template does with thinking off, which is
+        # how a Qwen3 model answers without reasoning (stock vLLM leaves the block to the
+        # model and forces "<tool_call>" where it would write "<think>").
         tag = hermes_calls_tag(specs, strict_names, at_most_one=mode == "named" or not parallel)
-        return ToolChoicePlan(mode=mode, parse_calls=True, structural_tag=tag)
+        return ToolChoicePlan(
+            mode=mode, parse_calls=True, structural_tag=tag, enable_thinking=False
+        )
     opener = f"{TOOL_CALL_OPEN}\n" if hermes else ""
     if supports_json_schema:
         schemas = [call_schema(spec) for spec in specs]

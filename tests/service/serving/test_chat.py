@@ -195,6 +195,23 @@ async def test_required_without_parallel_calls_stops_after_one(tokenizer: ChatTo
     assert tag is not None and tag["format"]["stop_after_first"] is True
 
 
+@pytest.mark.parametrize(
+    "tool_choice", ["required", {"type": "function", "function": {"name": "get_weather"}}]
+)
+async def test_a_forced_call_with_thinking_on_starts_after_a_closed_think_block(
+    tokenizer: ChatTokenizer, tool_choice: Any
+) -> None:
+    engine = ScriptedEngine(tokenizer, replies=[PARIS_CALL])
+    # Thinking on (the template's default): the grammar starts at the first generated token,
+    # so the prompt must already hold the answer's empty think block.
+    response = await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice=tool_choice)
+    assert _prompt_text(engine).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert response.choices[0].message.tool_calls
+    engine = ScriptedEngine(tokenizer, replies=["Sunny."])
+    await _complete(engine, tools=[WEATHER_TOOL, TIME], tool_choice="auto")
+    assert _prompt_text(engine).endswith("<|im_start|>assistant\n")  # auto may still think
+
+
 async def test_named_tool_choice_constrains_to_that_function(tokenizer: ChatTokenizer) -> None:
     engine = ScriptedEngine(
         tokenizer,
