@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.core.schema import normalise_tools, openai_tool
+from training.synth import TOOL_LIBRARY
 
 CONCURRENCIES = (1, 32)
 QUESTIONS = [
@@ -47,19 +49,13 @@ QUESTIONS = [
     "Convert 100 euros to the currency used in {city}.",
 ]
 CITIES = ["Paris", "Oslo", "Lima", "Kyoto", "Cairo", "Quito", "Perth", "Turin"]
+# Two tools of the shipped model's own library, as a client sends them (OpenAI form): it calls
+# them for the weather and currency questions and answers the other two in text.
 TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
-                "required": ["city"],
-            },
-        },
-    }
+    openai_tool(spec)
+    for spec in normalise_tools(
+        [tool.schema() for tool in TOOL_LIBRARY if tool.name in ("get_weather", "convert_currency")]
+    ).values()
 ]
 
 
