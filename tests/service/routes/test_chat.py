@@ -255,10 +255,14 @@ def test_streamed_named_call_joins_to_the_non_streamed_answer(
         assert arguments == "".join(call.function.arguments for call in whole_calls)
         assert (finish, names) == ("stop", ["get_weather"])
     else:
-        # Cut off by max_tokens inside the arguments: the call's head went out as soon as the
-        # grammar wrote the name (as vLLM and OpenAI stream) and cannot be taken back.
-        assert (finish, names) == ("length", ["get_weather"])
+        # The call's head went out as soon as the grammar wrote the name (as vLLM and OpenAI
+        # stream) and cannot be taken back; the whole answer has no call when the block was cut
+        # off by max_tokens, or closed on arguments that are not an object (a tool that is not
+        # strict lets the grammar write any JSON value there, as stock vLLM's does).
+        assert names == ["get_weather"]
         assert '"name": "get_weather"' in content
+        closed = "</tool_call>" in content
+        assert finish == ("stop" if closed else "length"), content
 
 
 @requires_vllm
