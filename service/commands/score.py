@@ -223,14 +223,8 @@ def _scoring_pool(
     worker's normalisation. Each worker keeps its own caches.
     """
     if processes <= 1:
-        shared_tools = _SharedTools()
-        yield lambda chunks: (
-            [
-                (number, _score_line(number, raw, shared_tools, string_match))
-                for number, raw in chunk
-            ]
-            for chunk in chunks
-        )
+        _init_worker(string_match)  # this process is the only worker
+        yield lambda chunks: map(_score_chunk, chunks)
         return
     import multiprocessing
 

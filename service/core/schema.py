@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
 import jsonschema_rs
@@ -131,7 +131,47 @@ _PY_MAPPINGS: Final = frozenset(
 # of µs, a hit one canonical encoding, and a reward service that sees a new schema with every
 # request must not grow without limit.
 TOOL_CACHE_SIZE: Final = 4096
-_TOOL_CACHE: OrderedDict[bytes, ToolSpec] = OrderedDict()
+_V = TypeVar("_V")
+
+
+class _LruCache(Generic[_V]):
+    """A bounded map from canonical JSON to a value, the least recently used dropped first.
+
+    Concurrent threads may miss on one key together and both store it; a ``KeyError`` when an
+    entry moves or goes means another thread dropped it in between: harmless either way.
+    ``misses`` counts the lookups that found nothing (what a first sight costs).
+    """
+
+    __slots__ = ("_entries", "misses", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.misses = 0
+        self._entries: OrderedDict[bytes, _V] = OrderedDict()
+
+    def get(self, key: bytes) -> _V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        with suppress(KeyError):
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, value: _V) -> None:
+        self._entries[key] = value
+        while len(self._entries) > self.size:
+            with suppress(KeyError):
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_TOOL_CACHE: Final = _LruCache[ToolSpec](TOOL_CACHE_SIZE)
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -407,16 +447,10 @@ def normalise_tool(tool: Mapping[str, Any]) -> ToolSpec:
             f"a tool must be plain JSON: {error}", label="schema:invalid_tool"
         ) from error
     cached = _TOOL_CACHE.get(key)
-    # A KeyError below means another thread dropped the entry in between: harmless.
     if cached is not None:
-        with suppress(KeyError):
-            _TOOL_CACHE.move_to_end(key)
         return cached
     spec = _build_tool_spec(tool)
-    _TOOL_CACHE[kept_bytes(key)] = spec
-    while len(_TOOL_CACHE) > TOOL_CACHE_SIZE:
-        with suppress(KeyError):
-            _TOOL_CACHE.popitem(last=False)
+    _TOOL_CACHE.put(kept_bytes(key), spec)
     return spec
 
 
@@ -450,12 +484,12 @@ def normalise_tools(tools: Any) -> dict[str, ToolSpec]:
     if tools is None or (isinstance(tools, str) and not tools.strip()):
         return {}
     if isinstance(tools, str):
-        try:
-            # orjson for the common case (xLAM rows carry their tools as JSON text); the
-            # standard library for what orjson reads differently, and to name the error.
-            decoded = _FAILED if may_hold_a_long_integer(tools) else orjson.loads(tools)
-        except orjson.JSONDecodeError:
-            decoded = _FAILED
+        # orjson for the common case (xLAM rows carry their tools as JSON text); the standard
+        # library for what orjson reads differently, and to name the error.
+        decoded = _FAILED
+        if not may_hold_a_long_integer(tools):
+            with suppress(orjson.JSONDecodeError):
+                decoded = orjson.loads(tools)
         try:
             if decoded is _FAILED:
                 decoded = json.loads(tools)
@@ -821,44 +855,21 @@ _PLAIN_OBJECT_KEYWORDS: Final = frozenset(
 )
 
 
-class _ValidatorCache:
-    """Compiled validators by canonical schema JSON, the least recently used dropped first.
+_VALIDATORS: Final = _LruCache[_CompiledSchema](VALIDATOR_CACHE_SIZE)
 
-    ``compiled(key, schema)`` builds from ``schema`` (the decoded ``key``) on a miss, so a
-    first sight does not decode the key it has just encoded; ``compiled(key)`` decodes it (a
-    validator evicted since its tool was normalised). Concurrent threads may build one
-    validator twice; the entries stay consistent (the same pattern as the tool cache).
+
+def _compiled_validator(key: bytes, schema: Any = None) -> _CompiledSchema:
+    """The cached validator of the schema whose canonical JSON is ``key``, built on a miss.
+
+    Built from ``schema`` (the decoded ``key``) when given, so a first sight does not decode
+    the key it has just encoded; else from ``key`` (a validator evicted since its tool was
+    normalised).
     """
-
-    __slots__ = ("_entries", "builds", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.builds = 0
-        self._entries: OrderedDict[bytes, _CompiledSchema] = OrderedDict()
-
-    def compiled(self, key: bytes, schema: Any = None) -> _CompiledSchema:
-        entry = self._entries.get(key)
-        if entry is not None:
-            with suppress(KeyError):
-                self._entries.move_to_end(key)
-            return entry
+    entry = _VALIDATORS.get(key)
+    if entry is None:
         entry = _compile(key, orjson.loads(key) if schema is None else schema)
-        self.builds += 1
-        self._entries[key] = entry
-        while len(self._entries) > self.size:
-            with suppress(KeyError):
-                self._entries.popitem(last=False)
-        return entry
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-_VALIDATORS: Final = _ValidatorCache(VALIDATOR_CACHE_SIZE)
+        _VALIDATORS.put(key, entry)
+    return entry
 
 
 def _compile(key: bytes, schema: Any) -> _CompiledSchema:
@@ -944,7 +955,7 @@ def _checked_validator_key(tool_name: str, bare_schema: Mapping[str, Any]) -> by
     # Kept twice over: in the tool's spec and as the validator cache's key.
     key = kept_bytes(_canonical_json(bare_schema))
     try:
-        _VALIDATORS.compiled(key, bare_schema)
+        _compiled_validator(key, bare_schema)
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid schema"
         raise InvalidToolSchemaError(
@@ -989,7 +1000,7 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | No
     if type(arguments) is not dict:
         arguments = dict(arguments)  # JSON Schema's "object" is a dict
     key = spec.validator_key or check_json_schema(spec.name, spec.json_schema)
-    compiled = _VALIDATORS.compiled(key)
+    compiled = _compiled_validator(key)
     if not compiled.required <= arguments.keys():
         return "schema:missing_required"
     if (b'"$ref"' in key or b'"$dynamicRef"' in key) and _deeper_than(

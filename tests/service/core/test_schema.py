@@ -305,9 +305,9 @@ def test_whole_list_cache_agrees_with_per_tool_normalisation() -> None:
 def test_one_validator_is_built_per_distinct_schema() -> None:
     validators = schema_module._VALIDATORS
     parameters = {"q": {"type": "str"}, "n": {"type": "List[Tuple[int, str]]"}}
-    builds_before = validators.builds
+    builds_before = validators.misses
     first = normalise_tool({"name": "validator_probe_a", "parameters": parameters})
-    built_for_first = validators.builds - builds_before
+    built_for_first = validators.misses - builds_before
     # A different tool (other name, other prose) with the same JSON Schema shares the validator.
     described = {name: {**value, "description": "prose"} for name, value in parameters.items()}
     second = normalise_tool({"name": "validator_probe_b", "parameters": described})
@@ -315,7 +315,7 @@ def test_one_validator_is_built_per_distinct_schema() -> None:
         assert validate_arguments(second, arguments) == validate_arguments(first, arguments)
 
     assert built_for_first == 1
-    assert validators.builds - builds_before == 1
+    assert validators.misses - builds_before == 1
     assert first.validator_key == second.validator_key
 
 
