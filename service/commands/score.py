@@ -17,21 +17,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import orjson
 import typer
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
-
-    from service.core.metrics import ItemScore, ScoreReport
+    from service.core.metrics import ItemScore, ItemSummary, ScoreReport
     from service.core.types import ToolSpec
 
 REQUIRED_FIELDS = ("prediction", "reference", "tools")
@@ -39,16 +37,14 @@ REQUIRED_FIELDS = ("prediction", "reference", "tools")
 PROGRESS_MIN_LINES = 1_000
 # At most this many error labels in the summary table.
 TOP_ERRORS = 10
-# The progress bar is advanced every this many lines: redrawing it per line cost more than
-# scoring a line.
-PROGRESS_STEP = 256
 # Distinct tools texts whose normalisation is kept (least recently used dropped first).
 SHARED_TOOLS_LIMIT = 1024
 # Below this many lines one process scores in well under a few seconds: no worker pool.
 PARALLEL_MIN_LINES = 20_000
-# Lines handed to a worker at a time: large enough that passing them costs little next to
-# scoring them (~0.2 ms a line), small enough to keep every worker busy to the end.
-CHUNK_LINES = 500
+# Bytes of whole lines a worker scores at a time: large enough that a segment's round trip
+# costs little next to scoring it (hundreds of lines), small enough to keep every worker busy
+# to the end and to advance the progress bar often.
+SEGMENT_BYTES = 1 << 20
 
 
 class StringMatch(StrEnum):
@@ -112,21 +108,21 @@ def score_command(
     # Imported here so `toolgrade --help` does not pay for numpy and the scoring core.
     from service.core.metrics import summarise
 
-    lines = _read_lines(input_path)
+    source = _read_source(input_path)
     for path in (output_path, report_path):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-    scores: list[ItemScore] = []
+    scores: list[ItemSummary] = []
     skipped: list[SkippedLine] = []
-    processes = _worker_count(workers, lines.total)
-    with _result_writer(output_path) as write_result:
-        for line_number, outcome in _score_lines(lines, string_match.value, processes):
-            if isinstance(outcome, SkippedLine):
-                skipped.append(outcome)
-                typer.echo(f"line {line_number}: skipped: {outcome.reason}", err=True)
-                continue
-            scores.append(outcome)
-            write_result({"line": line_number, **outcome.to_dict()})
+    processes = _worker_count(workers, source.total_lines)
+    options = _WorkerOptions(string_match.value, with_results=output_path is not None)
+    with _result_sink(output_path) as write_results:
+        for part in _score_segments(source, options, processes):
+            for line in part.skipped:
+                skipped.append(line)
+                typer.echo(f"line {line.line}: skipped: {line.reason}", err=True)
+            scores.extend(part.summaries)
+            write_results(part.results)
     if not scores:
         typer.echo(f"error: no valid items in {input_path} ({len(skipped)} skipped)", err=True)
         raise typer.Exit(code=1)
@@ -137,26 +133,87 @@ def score_command(
 
 
 @dataclass(frozen=True, slots=True)
-class _Lines:
-    total: int
-    raw: Iterator[bytes]
+class _Segment:
+    """A run of whole input lines: bytes ``start:end`` of the input file, or the lines'
+    bytes themselves (stdin); ``first_line`` is the number of its first line."""
+
+    first_line: int
+    path: str | None
+    start: int
+    end: int
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            return handle.read(self.end - self.start)
 
 
-def _read_lines(path: Path) -> _Lines:
+@dataclass(frozen=True, slots=True)
+class _Source:
+    total_lines: int
+    segments: list[_Segment]
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerOptions:
+    string_match: str
+    with_results: bool  # serialise each result line (only when there is an output file)
+
+
+class _ScoredSegment(NamedTuple):
+    """What a worker sends back for a segment: little to pickle, nothing to convert.
+
+    ``summaries`` holds each scored item's summary (its score without the calls: all the
+    corpus summary reads), ``results`` the segment's result lines, already JSON.
+    """
+
+    last_line: int
+    summaries: list[ItemSummary]
+    results: bytes
+    skipped: list[SkippedLine]
+
+
+def _read_source(path: Path) -> _Source:
+    """The input cut into segments of whole lines, about :data:`SEGMENT_BYTES` each.
+
+    A file is read once here to count its lines and find the cuts; each worker then reads its
+    own segments from the file, so no line is sent between processes.
+    """
     if str(path) == "-":
-        data = sys.stdin.buffer.read().splitlines()
-        return _Lines(total=len(data), raw=iter(data))
+        data = sys.stdin.buffer.read()
+        return _Source(data.count(b"\n"), list(_memory_segments(data)))
     if not path.is_file():
         typer.echo(f"error: input file {path} does not exist", err=True)
         raise typer.Exit(code=2)
+    segments: list[_Segment] = []
+    start = end = newlines = 0
+    first_line = 1
     with path.open("rb") as handle:
-        total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        for block in iter(lambda: handle.read(SEGMENT_BYTES), b""):
+            end += len(block)
+            newlines += block.count(b"\n")
+            cut = block.rfind(b"\n") + 1
+            if cut and end - start >= SEGMENT_BYTES:  # cut after the block's last newline
+                boundary = end - len(block) + cut
+                segments.append(_Segment(first_line, str(path), start, boundary))
+                start, first_line = boundary, newlines + 1
+    if end > start:
+        segments.append(_Segment(first_line, str(path), start, end))
+    return _Source(newlines, segments)
 
-    def stream() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            yield from handle
 
-    return _Lines(total=total, raw=stream())
+def _memory_segments(data: bytes) -> Iterator[_Segment]:
+    start, first_line = 0, 1
+    while start < len(data):
+        cut = data.find(b"\n", start + SEGMENT_BYTES)
+        end = len(data) if cut < 0 else cut + 1
+        yield _Segment(first_line, None, 0, end - start, data[start:end])
+        first_line += data.count(b"\n", start, end)
+        start = end
 
 
 def _worker_count(requested: int, total_lines: int) -> int:
@@ -169,62 +226,40 @@ def _worker_count(requested: int, total_lines: int) -> int:
     return max(1, len(usable) if usable else os.cpu_count() or 1)
 
 
-def _score_lines(
-    lines: _Lines, string_match: str = "exact", processes: int = 1
-) -> Iterator[tuple[int, ItemScore | SkippedLine]]:
+def _score_segments(
+    source: _Source, options: _WorkerOptions, processes: int = 1
+) -> Iterator[_ScoredSegment]:
+    """Each segment scored, in input order, with a progress bar on large inputs."""
     from rich.console import Console
     from rich.progress import Progress
 
-    numbered = (
-        (line_number, raw)
-        for line_number, raw in enumerate(lines.raw, start=1)
-        if raw.strip()  # blank lines separate nothing in JSONL; they are not items
-    )
     # The pool is started before the progress bar's refresh thread: fork a process, not a thread.
     with (
-        _scoring_pool(processes, string_match) as score_chunks,
+        _scoring_pool(processes, options) as score_all,
         Progress(
             console=Console(stderr=True),
             transient=True,
-            disable=lines.total < PROGRESS_MIN_LINES,
+            disable=source.total_lines < PROGRESS_MIN_LINES,
         ) as progress,
     ):
-        task = progress.add_task("scoring", total=lines.total)
-        done = 0
-        for chunk in score_chunks(_chunks(numbered, CHUNK_LINES if processes > 1 else 1)):
-            yield from chunk
-            if chunk and chunk[-1][0] - done >= PROGRESS_STEP:
-                done = chunk[-1][0]
-                progress.update(task, completed=done)
-
-
-_Outcomes = list[tuple[int, "ItemScore | SkippedLine"]]
-_Chunk = list[tuple[int, bytes]]
-
-
-def _chunks(numbered: Iterator[tuple[int, bytes]], size: int) -> Iterator[_Chunk]:
-    chunk: _Chunk = []
-    for entry in numbered:
-        chunk.append(entry)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        task = progress.add_task("scoring", total=source.total_lines)
+        for part in score_all(source.segments):
+            yield part
+            progress.update(task, completed=part.last_line)
 
 
 @contextmanager
 def _scoring_pool(
-    processes: int, string_match: str
-) -> Iterator[Callable[[Iterator[_Chunk]], Iterator[_Outcomes]]]:
-    """A function scoring chunks of lines in input order: in this process, or in a pool.
+    processes: int, options: _WorkerOptions
+) -> Iterator[Callable[[list[_Segment]], Iterator[_ScoredSegment]]]:
+    """A function scoring segments in input order: in this process, or in a pool.
 
-    Consecutive lines go to one worker (a chunk), so items sharing tools mostly share one
+    Consecutive lines go to one worker (a segment), so items sharing tools mostly share one
     worker's normalisation. Each worker keeps its own caches.
     """
     if processes <= 1:
-        _init_worker(string_match)  # this process is the only worker
-        yield lambda chunks: map(_score_chunk, chunks)
+        _init_worker(options)  # this process is the only worker
+        yield lambda segments: map(_score_segment, segments)
         return
     import multiprocessing
 
@@ -232,33 +267,48 @@ def _scoring_pool(
     # platforms spawn.
     method = "fork" if sys.platform == "linux" else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(processes, initializer=_init_worker, initargs=(string_match,)) as pool:
-
-        def in_order(chunks: Iterator[_Chunk]) -> Iterator[_Outcomes]:
-            # A few chunks in flight per worker (Pool.imap would read the whole input ahead).
-            pending: deque[AsyncResult[_Outcomes]] = deque()
-            for chunk in chunks:
-                pending.append(pool.apply_async(_score_chunk, (chunk,)))
-                if len(pending) >= 2 * processes:
-                    yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
-
-        yield in_order
+    with context.Pool(processes, initializer=_init_worker, initargs=(options,)) as pool:
+        # imap keeps input order and sends segments (a few dozen bytes each) ahead; results
+        # wait in the parent only until the segments before them are done.
+        yield lambda segments: pool.imap(_score_segment, segments)
 
 
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(string_match: str) -> None:
-    _worker_state["string_match"] = string_match
+def _init_worker(options: _WorkerOptions) -> None:
+    _worker_state["options"] = options
     _worker_state["shared_tools"] = _SharedTools()
 
 
-def _score_chunk(chunk: _Chunk) -> _Outcomes:
-    shared_tools = _worker_state["shared_tools"]
-    string_match = _worker_state["string_match"]
-    return [(number, _score_line(number, raw, shared_tools, string_match)) for number, raw in chunk]
+def _score_segment(segment: _Segment) -> _ScoredSegment:
+    from service.core.metrics import ItemSummary
+
+    options: _WorkerOptions = _worker_state["options"]
+    shared_tools: _SharedTools = _worker_state["shared_tools"]
+    summaries: list[ItemSummary] = []
+    results: list[bytes] = []
+    skipped: list[SkippedLine] = []
+    line_number = segment.first_line - 1
+    for line_number, raw in enumerate(segment.read().split(b"\n"), start=segment.first_line):
+        if not raw.strip():
+            continue  # blank lines separate nothing in JSONL; they are not items
+        outcome = _score_line(line_number, raw, shared_tools, options.string_match)
+        if isinstance(outcome, SkippedLine):
+            skipped.append(outcome)
+            continue
+        summaries.append(ItemSummary.of(outcome))
+        if options.with_results:
+            results.append(_result_line(line_number, outcome))
+    return _ScoredSegment(line_number, summaries, b"".join(results), skipped)
+
+
+def _result_line(line_number: int, score: ItemScore) -> bytes:
+    result = {"line": line_number, **score.to_dict()}
+    try:
+        return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:  # an integer past 64 bits: the stdlib writes it
+        return (json.dumps(result, ensure_ascii=False) + "\n").encode()
 
 
 class _SharedTools:
@@ -361,25 +411,17 @@ def _json_type(value: Any) -> str:
 
 
 @contextmanager
-def _result_writer(path: Path | None) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """Yield a function writing one result line to ``path`` (or discarding it)."""
+def _result_sink(path: Path | None) -> Iterator[Callable[[bytes], object]]:
+    """Yield a function appending result lines to ``path`` (or discarding them)."""
     if path is None:
-        yield lambda result: None
+        yield lambda results: None
         return
     with path.open("wb") as handle:
-
-        def write(result: dict[str, Any]) -> None:
-            try:
-                line = orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
-            except orjson.JSONEncodeError:  # an integer past 64 bits: the stdlib writes it
-                line = (json.dumps(result, ensure_ascii=False) + "\n").encode()
-            handle.write(line)
-
-        yield write
+        yield handle.write
 
 
 def _print_summary(
-    report: ScoreReport, scores: list[ItemScore], skipped: list[SkippedLine]
+    report: ScoreReport, scores: list[ItemSummary], skipped: list[SkippedLine]
 ) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -52,10 +52,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from service.core.matching import judge_calls, match_calls
 from service.core.parsing import parse_calls
@@ -84,7 +81,14 @@ METRIC_NAMES: tuple[str, ...] = (*ITEM_RATES, "irrelevance_accuracy", "relevance
 # On no-call items the AST verdict is the irrelevance verdict; on any-call items, relevance.
 _AST_COLUMN = ITEM_RATES.index("ast_accuracy")
 
-FloatMatrix = npt.NDArray[np.float64]
+if TYPE_CHECKING:
+    # numpy is imported where the corpus summary needs it, not with the per-item verdicts: a
+    # fresh `toolgrade score` process, its workers and a reward server scoring items would
+    # otherwise all pay its import (~0.15 s) before the first item.
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatMatrix = npt.NDArray[np.float64]
 
 
 class CallCheck(NamedTuple):
@@ -180,6 +184,60 @@ class ItemScore:
         """
         data: dict[str, Any] = to_json_data(self)
         return data
+
+
+class ItemSummary(NamedTuple):
+    """Every field of an :class:`ItemScore` but ``calls``: all :func:`summarise` and
+    :func:`error_breakdown` read.
+
+    Where scores are summarised far from where they were made, this is what travels:
+    ``toolgrade score``'s worker processes send these back, not whole scores with their calls.
+
+    Example:
+        >>> score = score_item("no tool fits", [], [], item_id="a")
+        >>> summary = ItemSummary.of(score)
+        >>> summary.id, summary.valid, summary.expects_no_call
+        ('a', True, True)
+        >>> summarise([summary]).metrics == summarise([score]).metrics
+        True
+    """
+
+    id: Any
+    category: str | None
+    parsed: bool
+    valid: bool
+    error_type: str | None
+    name_match: bool
+    schema_hit: bool
+    exec_ok: bool
+    argument_precision: float
+    argument_recall: float
+    argument_f1: float
+    expects_no_call: bool
+    expects_any_call: bool
+
+    @classmethod
+    def of(cls, score: ItemScore) -> ItemSummary:
+        """The summary of ``score``."""
+        return cls(
+            score.id,
+            score.category,
+            score.parsed,
+            score.valid,
+            score.error_type,
+            score.name_match,
+            score.schema_hit,
+            score.exec_ok,
+            score.argument_precision,
+            score.argument_recall,
+            score.argument_f1,
+            score.expects_no_call,
+            score.expects_any_call,
+        )
+
+
+ScoredItem = ItemScore | ItemSummary
+"""What the corpus summary takes: whole scores or their summaries, mixed freely."""
 
 
 def score_item(
@@ -566,14 +624,14 @@ class ScoreReport:
 
 
 def summarise(
-    scores: Sequence[ItemScore], *, bootstrap_samples: int = 1000, seed: int = 0
+    scores: Sequence[ScoredItem], *, bootstrap_samples: int = 1000, seed: int = 0
 ) -> ScoreReport:
     """Aggregate item scores into corpus metrics with bootstrap confidence intervals.
 
     The result depends only on the multiset of scores, not on their order.
 
     Args:
-        scores: Item scores from :func:`score_item`.
+        scores: Item scores from :func:`score_item` (or their :class:`ItemSummary`).
         bootstrap_samples: Resamples for the 95 % percentile intervals; 0 disables them.
         seed: Seed of the resampling generator (the same seed gives the same intervals).
 
@@ -595,6 +653,8 @@ def summarise(
         >>> report.ci["exec_rate"]
         (1.0, 1.0)
     """
+    import numpy as np
+
     if bootstrap_samples < 0:
         raise ValueError("bootstrap_samples must be >= 0")
     rates = _canonical(_rate_matrix(scores))
@@ -612,7 +672,7 @@ def summarise(
         if len(any_call):
             valid_column = any_call[:, [_AST_COLUMN]]
             (ci["relevance_accuracy"],) = _bootstrap(valid_column, bootstrap_samples, rng)
-    groups: dict[str, list[ItemScore]] = {}
+    groups: dict[str, list[ScoredItem]] = {}
     for score in scores:
         groups.setdefault(_category_of(score), []).append(score)
     by_category: dict[str, dict[str, float | None]] = {}
@@ -627,11 +687,11 @@ def summarise(
     return ScoreReport(count=len(scores), metrics=metrics, ci=ci, by_category=by_category)
 
 
-def error_breakdown(scores: Sequence[ItemScore]) -> dict[str, int]:
+def error_breakdown(scores: Sequence[ScoredItem]) -> dict[str, int]:
     """Count items per ``error_type`` label, most frequent first (ties by label).
 
     Args:
-        scores: Item scores.
+        scores: Item scores (or their :class:`ItemSummary`).
 
     Returns:
         ``{label: count}`` over items that are not valid (valid items carry no label).
@@ -644,7 +704,7 @@ def error_breakdown(scores: Sequence[ItemScore]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _category_of(score: ItemScore) -> str:
+def _category_of(score: ScoredItem) -> str:
     return score.category if score.category is not None else UNCATEGORISED
 
 
@@ -654,8 +714,10 @@ def _category_order(category: Any) -> tuple[str, str]:
     return str(category), type(category).__name__
 
 
-def _rate_matrix(scores: Sequence[ItemScore]) -> FloatMatrix:
+def _rate_matrix(scores: Sequence[ScoredItem]) -> FloatMatrix:
     """One row per item, one column per :data:`ITEM_RATES` entry."""
+    import numpy as np
+
     rows = [
         (
             s.parsed,
@@ -673,6 +735,8 @@ def _rate_matrix(scores: Sequence[ItemScore]) -> FloatMatrix:
 
 
 def _canonical(matrix: FloatMatrix) -> FloatMatrix:
+    import numpy as np
+
     # Sorting rows makes every later step (float sums, bootstrap draws) independent of the
     # order in which items arrived.
     if len(matrix) < 2:
@@ -720,6 +784,8 @@ def _column_interval(
     0/1 and argument scores take few distinct values; a column with many distinct values is
     resampled item by item instead.
     """
+    import numpy as np
+
     values, counts = np.unique(column, return_counts=True)
     if len(values) == 1:
         # Every resample has the same mean; report it without float noise.
@@ -734,6 +800,8 @@ def _column_interval(
 
 
 def _resampled_means(column: FloatMatrix, samples: int, rng: np.random.Generator) -> FloatMatrix:
+    import numpy as np
+
     n = len(column)
     chunk = max(1, _RESAMPLED_ITEMS_PER_CHUNK // n)
     means = np.empty(samples, dtype=np.float64)

@@ -285,8 +285,9 @@ def test_worker_processes_give_the_same_results_in_the_same_order(
 ) -> None:
     from service.commands import score as score_module
 
-    # Many small chunks, so several are in flight and out-of-order completion would show.
-    monkeypatch.setattr(score_module, "CHUNK_LINES", 3)
+    # Many small segments (a few lines each), so several are in flight and out-of-order
+    # completion would show.
+    monkeypatch.setattr(score_module, "SEGMENT_BYTES", 300)
     lines = mixed_input.read_text().splitlines() * 7
     source = write_lines(tmp_path / "many.jsonl", lines)
     outcomes = {}
@@ -313,3 +314,30 @@ def test_workers_default_to_the_usable_cpus_only_for_large_inputs() -> None:
     assert _worker_count(0, PARALLEL_MIN_LINES - 1) == 1
     assert _worker_count(0, PARALLEL_MIN_LINES) == len(os.sched_getaffinity(0))
     assert _worker_count(3, 10) == 3
+
+
+@pytest.mark.parametrize("segment_bytes", [1, 50, 300, 1 << 20])
+@pytest.mark.parametrize("trailing_newline", [True, False])
+def test_lines_keep_their_numbers_however_the_input_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_bytes: int, trailing_newline: bool
+) -> None:
+    """Results and skipped lines carry their line numbers in the file, from a file or stdin,
+    whatever the segment size (a segment may end inside or right after a blank line)."""
+    from service.commands import score as score_module
+
+    monkeypatch.setattr(score_module, "SEGMENT_BYTES", segment_bytes)
+    lines = ["", json.dumps(VALID_ITEMS[0]), "not json", "", "", json.dumps(VALID_ITEMS[2])] * 4
+    text = "\n".join(lines) + ("\n" if trailing_newline else "")
+    source = tmp_path / "items.jsonl"
+    source.write_text(text, encoding="utf-8")
+    expected_scored = [n for n, line in enumerate(lines, 1) if line.startswith("{")]
+    expected_skipped = [n for n, line in enumerate(lines, 1) if line == "not json"]
+    for arguments, given in ((["-i", str(source)], None), (["-i", "-"], text)):
+        output = tmp_path / "results.jsonl"
+        result = CliRunner().invoke(app, ["score", *arguments, "-o", str(output)], input=given)
+        assert result.exit_code == 0, result.output
+        scored = [json.loads(line)["line"] for line in output.read_text().splitlines()]
+        skipped = [int(line.split(":")[0].removeprefix("line ")) for line in
+                   result.stderr.splitlines() if "skipped" in line]  # fmt: skip
+        assert scored == expected_scored
+        assert skipped == expected_skipped

@@ -18,6 +18,7 @@ from service.core.metrics import (
     METRIC_NAMES,
     BatchScorer,
     ItemScore,
+    ItemSummary,
     error_breakdown,
     score_item,
     score_items,
@@ -618,6 +619,7 @@ item_scores = st.builds(
     f1=unit_floats,
     expects_no_call=st.booleans(),
     category=st.sampled_from([None, "simple", "parallel"]),
+    error_type=st.sampled_from([None, "exec:type_mismatch", "match:wrong_count"]),
 )
 
 
@@ -628,6 +630,19 @@ def test_report_does_not_depend_on_item_order(scores: list[ItemScore], shuffle_s
     random.Random(shuffle_seed).shuffle(shuffled)
 
     assert summarise(shuffled, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scores=st.lists(item_scores, min_size=1, max_size=40), mixed=st.booleans())
+def test_summaries_report_what_their_scores_report(scores: list[ItemScore], mixed: bool) -> None:
+    """toolgrade score's workers send summaries, not scores: the report cannot tell them apart."""
+    summaries = [
+        score if mixed and index % 2 else ItemSummary.of(score)
+        for index, score in enumerate(scores)
+    ]
+
+    assert summarise(summaries, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
+    assert error_breakdown(summaries) == error_breakdown(scores)
 
 
 # A plain implementation compares (parameter, canonical JSON with sorted keys) pairs. On exact
