@@ -33,8 +33,9 @@ reads the candidates from a file in its own format and judges them: ``toolgrade 
 ``/score`` items (``python -m service score``, default options: every metric, bootstrap
 intervals, results file, one process per usable CPU from 20k lines) and again with
 ``--workers 1``, against BFCL's checker process on ``model_output`` lines
-(``python -m bench.bfcl_checker_process``); wall and CPU seconds, sides interleaved
-``--repeats`` times. ``--distinct-tools N`` adds ``toolgrade score`` on N rows from
+(``python -m bench.bfcl_checker_process``) and a decode floor (``python -m
+bench.decode_floor_process``: start, decode each item line with orjson, write a line each,
+judge nothing); wall and CPU seconds, sides interleaved ``--repeats`` times. ``--distinct-tools N`` adds ``toolgrade score`` on N rows from
 ``toolgrade synth`` with every tool renamed and given one extra optional parameter per row, so
 every tool schema is new (as in xLAM data). ``--first-sight`` times normalise + meta-check +
 validator for tool schemas never seen before.
@@ -506,7 +507,14 @@ def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
         ours += ["--output", str(folder / "results.jsonl")]
         theirs = [sys.executable, "-m", "bench.bfcl_checker_process", str(bfcl)]
         theirs += [str(folder / "verdicts.jsonl")]
-        commands = {"bfcl": theirs, "toolgrade": ours, "toolgrade-1": [*ours, "--workers", "1"]}
+        floor = [sys.executable, "-m", "bench.decode_floor_process", str(items)]
+        floor += [str(folder / "floor.jsonl")]
+        commands = {
+            "bfcl": theirs,
+            "toolgrade": ours,
+            "toolgrade-1": [*ours, "--workers", "1"],
+            "floor": floor,
+        }
         times: dict[str, list[tuple[float, float]]] = {side: [] for side in commands}
         for _ in range(repeats):  # interleaved, so load from elsewhere weighs on both
             for side, command in commands.items():
@@ -516,6 +524,7 @@ def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
             ("bfcl", "BFCL checker process"),
             ("toolgrade", f"toolgrade score ({workers} proc.)"),
             ("toolgrade-1", "toolgrade score (1 proc.)"),
+            ("floor", "decode floor (1 proc.)"),
         )
         for side, label in sides:
             walls = [wall for wall, _ in times[side]]
@@ -525,13 +534,18 @@ def whole_process(limit: int | None, repeats: int, distinct_tools: int) -> int:
                 f"median {statistics.median(walls):6.2f} s   "
                 f"CPU best {min(cpus):6.2f} s, median {statistics.median(cpus):6.2f} s"
             )
-        for side, label in sides[1:]:
+        for side, label in sides[1:3]:
             ratio_wall = min(w for w, _ in times["bfcl"]) / min(w for w, _ in times[side])
             ratio_cpu = min(c for _, c in times["bfcl"]) / min(c for _, c in times[side])
             print(
                 f"{'speed / BFCL, ' + label.removeprefix('toolgrade score ').strip('()'):<28} "
                 f"{ratio_wall:.2f}x wall, {ratio_cpu:.2f}x CPU (target >= 2x)"
             )
+        floor_ratio = min(w for w, _ in times["bfcl"]) / min(w for w, _ in times["floor"])
+        print(
+            f"{'speed / BFCL, decode floor':<28} {floor_ratio:.2f}x wall (the most any "
+            "one-process scorer of these lines can reach)"
+        )
         if distinct_tools:
             rows = folder / "distinct.jsonl"
             write_distinct_tools_items(distinct_tools, rows)

@@ -283,17 +283,24 @@ def _init_worker(options: _WorkerOptions) -> None:
 
 def _score_segment(segment: _Segment) -> _ScoredSegment:
     from service.core.metrics import ItemSummary
+    from service.core.parsing.json_text import may_hold_a_long_integer
 
     options: _WorkerOptions = _worker_state["options"]
     shared_tools: _SharedTools = _worker_state["shared_tools"]
     summaries: list[ItemSummary] = []
     results: list[bytes] = []
     skipped: list[SkippedLine] = []
+    data = segment.read()
+    # One scan of the whole segment: most inputs hold no 19-digit run anywhere, and then no
+    # line needs a scan of its own.
+    long_integers = may_hold_a_long_integer(data)
     line_number = segment.first_line - 1
-    for line_number, raw in enumerate(segment.read().split(b"\n"), start=segment.first_line):
+    for line_number, raw in enumerate(data.split(b"\n"), start=segment.first_line):
         if not raw.strip():
             continue  # blank lines separate nothing in JSONL; they are not items
-        outcome = _score_line(line_number, raw, shared_tools, options.string_match)
+        outcome = _score_line(
+            line_number, raw, shared_tools, options.string_match, long_integers=long_integers
+        )
         if isinstance(outcome, SkippedLine):
             skipped.append(outcome)
             continue
@@ -304,6 +311,19 @@ def _score_segment(segment: _Segment) -> _ScoredSegment:
 
 
 def _result_line(line_number: int, score: ItemScore) -> bytes:
+    """``{"line": N, **score.to_dict()}`` as one JSON line.
+
+    orjson writes the score's dataclass directly (fields in order, calls as objects): half
+    the cost of building the dict first. Where it refuses (an integer past 64 bits, an
+    argument mapping that is not a dict), the dict is built and the standard library may
+    write it.
+    """
+    try:
+        return (
+            b'{"line":%d,' % line_number + orjson.dumps(score, option=orjson.OPT_APPEND_NEWLINE)[1:]
+        )
+    except orjson.JSONEncodeError:
+        pass
     result = {"line": line_number, **score.to_dict()}
     try:
         return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
@@ -343,13 +363,17 @@ def _score_line(
     raw: bytes,
     shared_tools: _SharedTools | None = None,
     string_match: str = "exact",
+    *,
+    long_integers: bool = True,
 ) -> ItemScore | SkippedLine:
+    """One line scored, or why it was skipped; ``long_integers=False``: the line is known to
+    hold no run of 19 digits (no integer orjson would turn into a float)."""
     from service.core.errors import ToolGradeError
     from service.core.metrics import score_item
     from service.core.parsing.json_text import may_hold_a_long_integer
 
     try:
-        if may_hold_a_long_integer(raw):
+        if long_integers and may_hold_a_long_integer(raw):
             raise orjson.JSONDecodeError("orjson would read a long integer as a float", "", 0)
         item = orjson.loads(raw)
     except orjson.JSONDecodeError:

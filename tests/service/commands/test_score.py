@@ -341,3 +341,26 @@ def test_lines_keep_their_numbers_however_the_input_is_cut(
                    result.stderr.splitlines() if "skipped" in line]  # fmt: skip
         assert scored == expected_scored
         assert skipped == expected_skipped
+
+
+def test_result_lines_are_the_scores_as_dicts() -> None:
+    """Result lines are written straight from the score objects: each must read back as
+    ``{"line", **score.to_dict()}``, also where orjson cannot write the score itself."""
+    from types import MappingProxyType
+
+    from service.commands.score import _result_line
+    from service.core.types import ToolCall
+
+    scores = [
+        score_item(item["prediction"], item["reference"], item["tools"], item_id=item["id"],
+                   category=item["category"])
+        for item in VALID_ITEMS
+    ]  # fmt: skip
+    odd = score_item("x", [], [], item_id=2**70)  # past 64 bits: orjson refuses the id
+    add = score_item(call_text("add", a=1), json.loads(VALID_ITEMS[2]["reference"]), XLAM_TOOLS)
+    proxied_call = ToolCall("add", MappingProxyType({"a": 1}))  # not a dict: orjson refuses it
+    proxied = type(add)(**{**add.to_dict(), "calls": (proxied_call,)})
+    for number, score in enumerate([*scores, odd, proxied], start=1):
+        line = _result_line(number, score)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        assert json.loads(line) == {"line": number, **json.loads(json.dumps(score.to_dict()))}
