@@ -35,9 +35,10 @@ intervals, results file, one process per usable CPU from 20k lines) and again wi
 ``--workers 1``, against BFCL's checker process on ``model_output`` lines
 (``python -m bench.bfcl_checker_process``) and a decode floor (``python -m
 bench.decode_floor_process``: start, decode each item line with orjson, write a line each,
-judge nothing); wall and CPU seconds, sides interleaved ``--repeats`` times. ``--distinct-tools N`` adds ``toolgrade score`` on N rows from
-``toolgrade synth`` with every tool renamed and given one extra optional parameter per row, so
-every tool schema is new (as in xLAM data). ``--first-sight`` times normalise + meta-check +
+judge nothing); wall and CPU seconds, sides interleaved ``--repeats`` times.
+``--distinct-tools N`` adds ``toolgrade score`` on N rows from ``toolgrade synth`` with every
+tool renamed and given one extra optional parameter per row, so every tool schema is new (as
+in xLAM data). ``--first-sight`` times normalise + meta-check +
 validator for tool schemas never seen before.
 
 Usage::
