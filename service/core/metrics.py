@@ -52,7 +52,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from service.core.matching import judge_calls, match_calls
 from service.core.parsing import parse_calls
@@ -219,21 +220,12 @@ class ItemSummary(NamedTuple):
     @classmethod
     def of(cls, score: ItemScore) -> ItemSummary:
         """The summary of ``score``."""
-        return cls(
-            score.id,
-            score.category,
-            score.parsed,
-            score.valid,
-            score.error_type,
-            score.name_match,
-            score.schema_hit,
-            score.exec_ok,
-            score.argument_precision,
-            score.argument_recall,
-            score.argument_f1,
-            score.expects_no_call,
-            score.expects_any_call,
-        )
+        return cls._make(_SUMMARY_FIELDS(score))
+
+
+# The summary's fields, read from a score in C (the field names are the summary's own: a test
+# holds them equal to the score's, calls aside, in order).
+_SUMMARY_FIELDS: Final = attrgetter(*ItemSummary._fields)
 
 
 ScoredItem = ItemScore | ItemSummary

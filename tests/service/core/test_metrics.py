@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -630,6 +631,12 @@ def test_report_does_not_depend_on_item_order(scores: list[ItemScore], shuffle_s
     random.Random(shuffle_seed).shuffle(shuffled)
 
     assert summarise(shuffled, bootstrap_samples=100) == summarise(scores, bootstrap_samples=100)
+
+
+def test_a_summary_has_every_field_of_a_score_but_its_calls() -> None:
+    score_fields = [field.name for field in dataclasses.fields(ItemScore)]
+
+    assert list(ItemSummary._fields) == [name for name in score_fields if name != "calls"]
 
 
 @settings(max_examples=40, deadline=None)
