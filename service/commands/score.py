@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import orjson
 import typer
 
 if TYPE_CHECKING:
+    from service.core.lru import LruCache
     from service.core.metrics import ItemScore, ItemSummary, ScoreReport
     from service.core.types import ToolSpec
 
@@ -337,7 +337,9 @@ class _SharedTools:
     __slots__ = ("_by_text",)
 
     def __init__(self) -> None:
-        self._by_text: OrderedDict[bytes, dict[str, ToolSpec]] = OrderedDict()
+        from service.core.lru import LruCache
+
+        self._by_text: LruCache[dict[str, ToolSpec]] = LruCache(SHARED_TOOLS_LIMIT)
 
     def normalised(self, tools: Any) -> Any:
         """``tools`` normalised (shared with every earlier item of the same text)."""
@@ -348,14 +350,10 @@ class _SharedTools:
         except (orjson.JSONEncodeError, TypeError):
             return tools  # not plain JSON: normalise_tools reports it
         known = self._by_text.get(text)
-        if known is not None:
-            self._by_text.move_to_end(text)
-            return known
-        specs = normalise_tools(tools)
-        self._by_text[text] = specs
-        if len(self._by_text) > SHARED_TOOLS_LIMIT:
-            self._by_text.popitem(last=False)
-        return specs
+        if known is None:
+            known = normalise_tools(tools)
+            self._by_text.put(text, known)
+        return known
 
 
 def _score_line(

@@ -30,18 +30,18 @@ from __future__ import annotations
 import ast
 import enum
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 from urllib.parse import quote
 
 import jsonschema_rs
 import orjson
 
 from service.core.errors import InvalidToolSchemaError
+from service.core.lru import LruCache
 from service.core.parsing.json_text import kept_bytes, may_hold_a_long_integer
 from service.core.types import ToolSpec
 
@@ -131,47 +131,8 @@ _PY_MAPPINGS: Final = frozenset(
 # of µs, a hit one canonical encoding, and a reward service that sees a new schema with every
 # request must not grow without limit.
 TOOL_CACHE_SIZE: Final = 4096
-_V = TypeVar("_V")
 
-
-class _LruCache(Generic[_V]):
-    """A bounded map from canonical JSON to a value, the least recently used dropped first.
-
-    Concurrent threads may miss on one key together and both store it; a ``KeyError`` when an
-    entry moves or goes means another thread dropped it in between: harmless either way.
-    ``misses`` counts the lookups that found nothing (what a first sight costs).
-    """
-
-    __slots__ = ("_entries", "misses", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.misses = 0
-        self._entries: OrderedDict[bytes, _V] = OrderedDict()
-
-    def get(self, key: bytes) -> _V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        with suppress(KeyError):
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: bytes, value: _V) -> None:
-        self._entries[key] = value
-        while len(self._entries) > self.size:
-            with suppress(KeyError):
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-_TOOL_CACHE: Final = _LruCache[ToolSpec](TOOL_CACHE_SIZE)
+_TOOL_CACHE: Final = LruCache[ToolSpec](TOOL_CACHE_SIZE)
 
 # Labels, from most to least fundamental: a call is described by the first that applies.
 _LABEL_PRIORITY: Final = (
@@ -855,7 +816,7 @@ _PLAIN_OBJECT_KEYWORDS: Final = frozenset(
 )
 
 
-_VALIDATORS: Final = _LruCache[_CompiledSchema](VALIDATOR_CACHE_SIZE)
+_VALIDATORS: Final = LruCache[_CompiledSchema](VALIDATOR_CACHE_SIZE)
 
 
 def _compiled_validator(key: bytes, schema: Any = None) -> _CompiledSchema:
