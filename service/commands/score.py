@@ -294,8 +294,11 @@ def _score_segment(segment: _Segment) -> _ScoredSegment:
     # One scan of the whole segment: most inputs hold no 19-digit run anywhere, and then no
     # line needs a scan of its own.
     long_integers = may_hold_a_long_integer(data)
+    # A segment ends after a newline (but the input's last line may not): the empty piece
+    # after it is no line, and counting it would number past the segment's last line.
+    lines = data.removesuffix(b"\n").split(b"\n")
     line_number = segment.first_line - 1
-    for line_number, raw in enumerate(data.split(b"\n"), start=segment.first_line):
+    for line_number, raw in enumerate(lines, start=segment.first_line):
         if not raw.strip():
             continue  # blank lines separate nothing in JSONL; they are not items
         outcome = _score_line(

@@ -364,3 +364,23 @@ def test_result_lines_are_the_scores_as_dicts() -> None:
         line = _result_line(number, score)
         assert line.endswith(b"\n") and line.count(b"\n") == 1
         assert json.loads(line) == {"line": number, **json.loads(json.dumps(score.to_dict()))}
+
+
+@pytest.mark.parametrize("segment_bytes", [1, 50, 1 << 20])
+def test_each_segment_reports_its_own_last_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_bytes: int
+) -> None:
+    """The progress bar advances to each segment's last line and ends on the input's last."""
+    from service.commands import score as score_module
+
+    monkeypatch.setattr(score_module, "SEGMENT_BYTES", segment_bytes)
+    source_path = write_lines(tmp_path / "items.jsonl", [json.dumps(VALID_ITEMS[0]), ""] * 3)
+    source = score_module._read_source(source_path)
+    options = score_module._WorkerOptions("exact", with_results=False)
+
+    parts = list(score_module._score_segments(source, options))
+
+    assert [part.last_line for part in parts] == [
+        segment.first_line - 1 for segment in source.segments[1:]
+    ] + [source.total_lines]
+    assert source.total_lines == 6
